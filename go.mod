@@ -1,0 +1,3 @@
+module github.com/brokerkit/brokerkit
+
+go 1.25

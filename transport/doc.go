@@ -1,0 +1,67 @@
+// Package transport is the portable layer of brokerkit: the message, the
+// Publisher and Subscriber interfaces every backend implements, the handler
+// and middleware types, options, error codes, the URL registry, and the
+// machinery every backend shares (concurrency, per-key ordering, panic
+// recovery, redelivery backoff and draining on close).
+//
+// It imports only the standard library. Backends (brokerkit's memory, kafka
+// and amqp packages, or a third party's) do the I/O and feed this package;
+// they do not re-implement dispatching.
+//
+// # Using it
+//
+// Open a backend by URL, after importing it for its side effect of
+// registering its scheme (as database/sql drivers do):
+//
+//	import _ "github.com/brokerkit/brokerkit/memory"
+//
+//	pub, err := transport.OpenPublisher(ctx, "mem://")
+//	sub, err := transport.OpenSubscriber(ctx, "mem://")
+//	s, err := sub.Subscribe(ctx, "orders", handle, transport.WithGroup("billing"))
+//	err = pub.Publish(ctx, "orders", &transport.Message{Key: "customer-7", Payload: body})
+//
+// # Delivery
+//
+// Publish returns nil only once the broker has taken every message; otherwise
+// a *PublishError says which ones were not confirmed. A message gets an ID at
+// publish when it has none, and keeps it end to end and across redeliveries.
+//
+// Subscribe returns once the subscription is live: a message published after
+// it returned is delivered to it. Subscribers sharing a group share its
+// messages; every group gets every message; a subscription without a group
+// sees what is published while it lives.
+//
+// A handler returning nil acknowledges the message. A handler error, or a
+// panic, means "not processed": after a backoff that grows with the attempt
+// number the message is returned to the backend and delivered again, with
+// Message.Attempt raised. Messages with the same key are handled one at a
+// time in publish order, at any concurrency, because work is sharded by key.
+// A redelivered message may come after later messages of its key on backends
+// that requeue (RabbitMQ, memory); the Kafka backend retries in place.
+//
+// Closing a subscription, or cancelling the context given to Subscribe, stops
+// intake, lets in-flight handlers finish within the drain timeout, acks what
+// finished and returns the rest for redelivery. Every Close is idempotent.
+//
+// # Errors
+//
+// Sentinel errors (ErrClosed, ErrInvalid, ...) are matched with errors.Is.
+// Code classifies any error, and Retryable says whether trying again may
+// help. Backends wrap native client errors with NewError, so they stay
+// reachable with errors.As. Context errors are returned unwrapped. No error
+// contains a password: URLs are printed with Redact.
+//
+// # Optional capabilities
+//
+// Backends may offer more than Publisher and Subscriber through small
+// interfaces found by type assertion; Message.As reaches the backend's native
+// message on delivery.
+//
+// # Writing a backend
+//
+// A backend opens a Receiver for each subscription (topology declared,
+// partitions assigned, offsets resolved), then hands it to Serve, which runs
+// the handler. SetNative records the client's message so that Message.As and
+// the backend's Settle can reach it. Prepare validates a publish and assigns
+// IDs. Register makes the backend reachable by URL.
+package transport

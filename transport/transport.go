@@ -1,0 +1,100 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+)
+
+// Publisher sends messages to topics. It is safe for concurrent use.
+type Publisher interface {
+	// Publish sends msgs to topic and returns nil only once the broker has
+	// taken every one of them. Otherwise the error is a context error, an
+	// ErrInvalid error (nothing was sent), or a *PublishError naming the
+	// messages that were not confirmed. Messages without an ID get one.
+	Publish(ctx context.Context, topic string, msgs ...*Message) error
+	// Close flushes what is pending and releases the publisher. It is
+	// idempotent; Publish after Close returns ErrClosed.
+	Close() error
+}
+
+// Subscriber opens subscriptions. It is safe for concurrent use.
+type Subscriber interface {
+	// Subscribe starts handling the messages of topic and returns once the
+	// subscription is live, or with an error when ctx ends first. Cancelling
+	// ctx later stops the subscription as Subscription.Close does.
+	Subscribe(ctx context.Context, topic string, h Handler, opts ...SubscribeOption) (*Subscription, error)
+	// Close closes every subscription it opened and releases the
+	// subscriber. It is idempotent.
+	Close() error
+}
+
+// Handler handles one delivered message. Returning nil acknowledges it; an
+// error (or a panic) has it delivered again. ctx ends when the subscription
+// is closed and the drain timeout has passed.
+type Handler func(ctx context.Context, m *Message) error
+
+// Middleware wraps a handler, as net/http middleware wraps an http.Handler.
+type Middleware func(Handler) Handler
+
+// Chain wraps h in mws; the first middleware runs outermost, so
+// Chain(h, a, b) runs a, then b, then h.
+func Chain(h Handler, mws ...Middleware) Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// PublisherMiddleware wraps a publisher, for what happens on the way out
+// (stamping, tracing, correlation).
+type PublisherMiddleware func(Publisher) Publisher
+
+// ChainPublisher wraps p in mws; the first runs outermost.
+func ChainPublisher(p Publisher, mws ...PublisherMiddleware) Publisher {
+	for i := len(mws) - 1; i >= 0; i-- {
+		p = mws[i](p)
+	}
+	return p
+}
+
+// PublisherFunc adapts a function to a Publisher whose Close is a no-op; it is
+// handy in tests and in publisher middleware around another's Close.
+type PublisherFunc func(ctx context.Context, topic string, msgs ...*Message) error
+
+func (f PublisherFunc) Publish(ctx context.Context, topic string, msgs ...*Message) error {
+	return f(ctx, topic, msgs...)
+}
+
+func (f PublisherFunc) Close() error { return nil }
+
+// CheckTopic returns an ErrInvalid error for a topic no backend accepts.
+func CheckTopic(topic string) error {
+	if topic == "" {
+		return Invalidf("empty topic")
+	}
+	return nil
+}
+
+// Prepare validates a publish before anything is sent and gives every
+// message without an ID a new one. maxPayload is the backend's limit on one
+// payload; 0 means none. Backends call it first in Publish.
+func Prepare(topic string, msgs []*Message, maxPayload int) error {
+	if err := CheckTopic(topic); err != nil {
+		return err
+	}
+	for i, m := range msgs {
+		if m == nil {
+			return Invalidf("message #%d is nil", i)
+		}
+		if maxPayload > 0 && len(m.Payload) > maxPayload {
+			return fmt.Errorf("%w: message #%d: payload of %d bytes exceeds the limit of %d",
+				ErrTooLarge, i, len(m.Payload), maxPayload)
+		}
+	}
+	for _, m := range msgs {
+		if m.ID == "" {
+			m.ID = NewID()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+// Package transporttest is the conformance suite every brokerkit backend
+// runs, ours or a third party's: a backend's test declares a Harness with its
+// capabilities and calls Run. The suite checks each line of the delivery
+// contract the backend claims, and never skips a claimed capability.
+//
+//	func TestConformance(t *testing.T) {
+//		transporttest.Run(t, transporttest.Harness{
+//			NewPublisher:  func(t testing.TB) transport.Publisher { ... },
+//			NewSubscriber: func(t testing.TB) transport.Subscriber { ... },
+//			Caps:          transporttest.Capabilities{Groups: true, ...},
+//		})
+//	}
+//
+// Set BROKERKIT_STRESS=N (or -transporttest.stress=N) to run the whole suite
+// N times, to shake out races and flaky delivery.
+package transporttest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// Capabilities is what a backend claims; the suite checks every claim.
+type Capabilities struct {
+	// Groups: subscriptions sharing a group share its messages (each to
+	// one member) and each group gets every message.
+	Groups bool
+	// Ephemeral: a subscription without a group sees what is published
+	// while it lives.
+	Ephemeral bool
+	// Durable: a group keeps the messages published while none of its
+	// members is subscribed, and hands them over when one returns.
+	Durable bool
+	// Redelivery: a handler error or panic has the message delivered
+	// again, with Message.Attempt raised.
+	Redelivery bool
+	// Ordering: messages with the same key are handled one at a time in
+	// publish order, also at concurrency above 1.
+	Ordering bool
+	// MaxPayload is the largest payload the backend accepts; Publish of a
+	// larger one must fail with ErrTooLarge before sending. 0: no limit is
+	// enforced and the suite does not test one.
+	MaxPayload int
+	// PublishTime: Message.PublishedAt is set on delivery.
+	PublishTime bool
+}
+
+// Harness tells the suite how to reach the backend under test.
+type Harness struct {
+	// NewPublisher returns a new publisher; the suite closes it.
+	NewPublisher func(t testing.TB) transport.Publisher
+	// NewSubscriber returns a new subscriber; the suite closes it.
+	NewSubscriber func(t testing.TB) transport.Subscriber
+	// NewTopic returns a topic name no other test uses, created on the
+	// broker when the backend needs that, and removed at t's cleanup.
+	// Nil: the suite makes unique names itself.
+	NewTopic func(t testing.TB) string
+	// NewGroup returns a group name no other test uses, removing what the
+	// broker keeps for it at t's cleanup. Nil: the suite makes unique names.
+	NewGroup func(t testing.TB) string
+	// Timeout bounds each wait for a delivery. Default 20s.
+	Timeout time.Duration
+	// Caps is what the backend claims.
+	Caps Capabilities
+}
