@@ -1,0 +1,227 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// DefaultCapacity is how many messages a queue holds unless WithCapacity
+// says otherwise.
+const DefaultCapacity = 10000
+
+// Option configures a Broker.
+type Option func(*Broker) error
+
+// WithCapacity bounds every queue (each group's, each ephemeral
+// subscription's) to n messages, counting those handed out and not yet
+// settled. Default DefaultCapacity.
+func WithCapacity(n int) Option {
+	return func(b *Broker) error {
+		if n < 1 {
+			return transport.Invalidf("memory.WithCapacity: %d is less than 1", n)
+		}
+		b.capacity = n
+		return nil
+	}
+}
+
+// WithMaxPayload makes Publish reject payloads larger than n bytes with
+// transport.ErrTooLarge, as a real broker would. Default 0: no limit.
+func WithMaxPayload(n int) Option {
+	return func(b *Broker) error {
+		if n < 0 {
+			return transport.Invalidf("memory.WithMaxPayload: %d is negative", n)
+		}
+		b.maxPayload = n
+		return nil
+	}
+}
+
+// Broker is an in-process broker. It is a transport.Publisher and a
+// transport.Subscriber, safe for concurrent use, and starts no goroutine of
+// its own: only its subscriptions run goroutines, and Close ends them.
+type Broker struct {
+	capacity   int
+	maxPayload int
+
+	mu     sync.Mutex
+	topics map[string]*topic
+	closed bool
+	subs   transport.Subscriptions
+}
+
+// topic is where a published message goes: every group's queue and every
+// ephemeral subscription's queue.
+type topic struct {
+	groups    map[string]*queue
+	ephemeral map[*queue]struct{}
+}
+
+// New returns an empty broker. It fails only for an invalid option.
+func New(opts ...Option) (*Broker, error) {
+	b := &Broker{capacity: DefaultCapacity, topics: map[string]*topic{}}
+	for _, o := range opts {
+		if o == nil {
+			return nil, transport.Invalidf("memory: nil Option")
+		}
+		if err := o(b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Publish stores a copy of every message in each queue of topic and
+// returns once all of them hold it, waiting for room in full queues until
+// ctx ends. Messages without an ID get one.
+func (b *Broker) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
+	if err := transport.Prepare(topic, msgs, b.maxPayload); err != nil {
+		return err
+	}
+	queues, err := b.queuesOf(topic)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for i, m := range msgs {
+		c := m.Copy()
+		c.Topic, c.PublishedAt, c.Attempt = topic, now, 0
+		for _, q := range queues {
+			if err := q.push(ctx, c); err != nil {
+				return transport.FailAll(msgs[i:], err)
+			}
+		}
+	}
+	if b.isClosed() {
+		// Closed while we waited for room: the queues were dropped.
+		return transport.FailAll(msgs, transport.ErrClosed)
+	}
+	return nil
+}
+
+// queuesOf lists the queues a message published to name goes to.
+func (b *Broker) queuesOf(name string) ([]*queue, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, transport.ErrClosed
+	}
+	t := b.topics[name]
+	if t == nil {
+		return nil, nil
+	}
+	qs := make([]*queue, 0, len(t.groups)+len(t.ephemeral))
+	for _, q := range t.groups {
+		qs = append(qs, q)
+	}
+	for q := range t.ephemeral {
+		qs = append(qs, q)
+	}
+	return qs, nil
+}
+
+// Subscribe starts handling the messages of topic. It returns once the
+// subscription's queue is attached to the topic, so a message published
+// after it returned is delivered. With transport.WithGroup the
+// subscription shares the group's queue with the group's other members.
+func (b *Broker) Subscribe(ctx context.Context, topic string, h transport.Handler,
+	opts ...transport.SubscribeOption) (*transport.Subscription, error) {
+	cfg, err := transport.NewSubscribeConfig(opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := transport.CheckTopic(topic); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, transport.Invalidf("memory: nil handler")
+	}
+	if cfg.Start == transport.StartOldest {
+		return nil, transport.Invalidf("memory: WithStart(StartOldest) is not supported: the memory broker keeps no log to replay")
+	}
+	r, err := b.attach(topic, cfg.Group, cfg.Prefetch)
+	if err != nil {
+		return nil, err
+	}
+	sub := transport.Serve(ctx, r, h, cfg)
+	if err := b.subs.Add(sub); err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// attach returns a receiver on the group's queue, creating the queue on the
+// group's first subscription, or on a new ephemeral queue.
+func (b *Broker) attach(name, group string, prefetch int) (*receiver, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, transport.ErrClosed
+	}
+	t := b.topics[name]
+	if t == nil {
+		t = &topic{groups: map[string]*queue{}, ephemeral: map[*queue]struct{}{}}
+		b.topics[name] = t
+	}
+	r := &receiver{slots: make(chan struct{}, prefetch)}
+	if group == "" {
+		q := newQueue(b.capacity)
+		t.ephemeral[q] = struct{}{}
+		r.q = q
+		r.detach = func() {
+			b.mu.Lock()
+			delete(t.ephemeral, q)
+			b.mu.Unlock()
+			q.close()
+		}
+		return r, nil
+	}
+	q := t.groups[group]
+	if q == nil {
+		q = newQueue(b.capacity)
+		t.groups[group] = q
+	}
+	r.q = q
+	return r, nil
+}
+
+func (b *Broker) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+// Close closes every subscription (each drains its in-flight work), drops
+// every queue and makes later calls fail with transport.ErrClosed. Publish
+// calls waiting for room return. It is idempotent.
+func (b *Broker) Close() error {
+	err := b.subs.Close()
+	b.mu.Lock()
+	b.closed = true
+	topics := b.topics
+	b.topics = map[string]*topic{}
+	b.mu.Unlock()
+	for _, t := range topics {
+		for _, q := range t.groups {
+			q.close()
+		}
+		for q := range t.ephemeral {
+			q.close()
+		}
+	}
+	return err
+}
+
+// String describes the broker for logs.
+func (b *Broker) String() string {
+	return fmt.Sprintf("memory.Broker(capacity=%d)", b.capacity)
+}
+
+var (
+	_ transport.Publisher  = (*Broker)(nil)
+	_ transport.Subscriber = (*Broker)(nil)
+)

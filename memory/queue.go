@@ -1,0 +1,157 @@
+package memory
+
+import (
+	"context"
+	"sync"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// stored is a message as a queue holds it: the published copy, shared by
+// every queue it went to, and the number of times this queue delivered it.
+type stored struct {
+	m        *transport.Message
+	attempts int
+}
+
+// queue is one group's messages, or one ephemeral subscription's: a bounded
+// FIFO whose consumers compete for its messages.
+type queue struct {
+	mu       sync.Mutex
+	ready    deque
+	inflight int // delivered and not yet settled; counts against capacity
+	capacity int
+	closed   bool
+
+	// changed is closed, and replaced, when the queue changes while someone
+	// waits on it: publishers for room, consumers for a message. One
+	// channel for both keeps the waiting logic in one place; contention is
+	// rare because waiting only happens on an empty or full queue.
+	changed chan struct{}
+	waiters int
+}
+
+func newQueue(capacity int) *queue {
+	return &queue{capacity: capacity, changed: make(chan struct{})}
+}
+
+// wait releases q.mu until the queue changes or ctx ends, then locks it again.
+func (q *queue) wait(ctx context.Context) error {
+	ch := q.changed
+	q.waiters++
+	q.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+	q.mu.Lock()
+	return ctx.Err()
+}
+
+func (q *queue) wake() {
+	if q.waiters > 0 {
+		close(q.changed)
+		q.changed = make(chan struct{})
+		q.waiters = 0
+	}
+}
+
+// push stores m, waiting for room. A closed queue (its subscription ended)
+// drops m: it was published, and the subscriber is gone.
+func (q *queue) push(ctx context.Context, m *transport.Message) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for !q.closed && q.ready.len()+q.inflight >= q.capacity {
+		if err := q.wait(ctx); err != nil {
+			return err
+		}
+	}
+	if q.closed {
+		return nil
+	}
+	q.ready.pushBack(stored{m: m})
+	q.wake()
+	return nil
+}
+
+// pop hands out the next message, waiting for one. It returns
+// transport.ErrClosed once the queue is closed.
+func (q *queue) pop(ctx context.Context) (stored, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.ready.len() == 0 {
+		if q.closed {
+			return stored{}, transport.ErrClosed
+		}
+		if err := q.wait(ctx); err != nil {
+			return stored{}, err
+		}
+	}
+	s := q.ready.popFront()
+	s.attempts++
+	q.inflight++
+	return s, nil
+}
+
+// settle ends a delivery: an acked message leaves the queue, a failed one
+// goes back to its front to be delivered next.
+func (q *queue) settle(s stored, ack bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight--
+	if !ack && !q.closed {
+		q.ready.pushFront(s)
+	}
+	q.wake()
+}
+
+// close drops what the queue holds and wakes everyone waiting on it.
+func (q *queue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	q.ready = deque{}
+	q.wake()
+}
+
+// deque is a growable ring buffer: pushes at the back, redeliveries at the
+// front.
+type deque struct {
+	buf  []stored
+	head int
+	n    int
+}
+
+func (d *deque) len() int { return d.n }
+
+func (d *deque) grow() {
+	if d.n < len(d.buf) {
+		return
+	}
+	buf := make([]stored, max(16, 2*len(d.buf)))
+	for i := range d.n {
+		buf[i] = d.buf[(d.head+i)%len(d.buf)]
+	}
+	d.buf, d.head = buf, 0
+}
+
+func (d *deque) pushBack(s stored) {
+	d.grow()
+	d.buf[(d.head+d.n)%len(d.buf)] = s
+	d.n++
+}
+
+func (d *deque) pushFront(s stored) {
+	d.grow()
+	d.head = (d.head - 1 + len(d.buf)) % len(d.buf)
+	d.buf[d.head] = s
+	d.n++
+}
+
+func (d *deque) popFront() stored {
+	s := d.buf[d.head]
+	d.buf[d.head] = stored{}
+	d.head = (d.head + 1) % len(d.buf)
+	d.n--
+	return s
+}

@@ -1,0 +1,242 @@
+package transporttest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+func (s *suite) groupKeepsMessages(t *testing.T) {
+	topic, group := s.topic(t), s.group(t)
+	pub := s.publisher(t)
+	first := newRecorder(nil)
+	sub := s.subscriber(t)
+	ss := s.subscribe(t, sub, topic, first.handle, transport.WithGroup(group))
+	warm := numbered("while-up", 3)
+	s.publish(t, pub, topic, warm...)
+	s.waitDistinct(t, first, len(warm))
+	if err := ss.Close(); err != nil {
+		t.Fatalf("closing the subscription: %v", err)
+	}
+
+	away := numbered("while-away", 20)
+	s.publish(t, pub, topic, away...)
+
+	back := newRecorder(nil)
+	s.subscribe(t, s.subscriber(t), topic, back.handle, transport.WithGroup(group))
+	s.waitDistinct(t, back, len(away))
+	quiet()
+	mustMatchIDs(t, back, away)
+}
+
+// slowHandler blocks each message until release is closed, counting starts
+// and finishes.
+type slowHandler struct {
+	started, finished, cancelled atomic.Int64
+	release                      chan struct{}
+	rec                          *recorder
+}
+
+func newSlowHandler() *slowHandler {
+	return &slowHandler{release: make(chan struct{}), rec: newRecorder(nil)}
+}
+
+func (h *slowHandler) handle(ctx context.Context, m *transport.Message) error {
+	h.started.Add(1)
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		h.cancelled.Add(1)
+		return ctx.Err()
+	}
+	h.finished.Add(1)
+	return h.rec.handle(ctx, m)
+}
+
+// stopWhileBusy starts a subscription with 4 handlers blocked mid-message,
+// stops it with stop, and checks that stopping waited for them and did not
+// cancel them. It returns the handler and the messages published.
+func (s *suite) stopWhileBusy(t *testing.T, topic, group string, stop func(*transport.Subscription, context.CancelFunc)) (*slowHandler, []*transport.Message) {
+	pub, sub := s.publisher(t), s.subscriber(t)
+	h := newSlowHandler()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := []transport.SubscribeOption{transport.WithConcurrency(4), transport.WithDrainTimeout(s.h.Timeout)}
+	if group != "" {
+		opts = append(opts, transport.WithGroup(group))
+	}
+	ss, err := sub.Subscribe(ctx, topic, h.handle, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := numbered("drain", 12)
+	s.publish(t, pub, topic, msgs...)
+	waitFor(t, s.h.Timeout, nil, func() bool { return h.started.Load() >= 4 },
+		func() string { return "waiting for 4 handlers to start" })
+
+	stopped := make(chan struct{})
+	go func() {
+		stop(ss, cancel)
+		<-ss.Done()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		t.Fatal("the subscription ended while its handlers were still running")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(h.release)
+	select {
+	case <-stopped:
+	case <-time.After(s.h.Timeout):
+		t.Fatal("the subscription did not end after its handlers returned")
+	}
+	if n := h.cancelled.Load(); n != 0 {
+		t.Errorf("%d handlers had their context cancelled within the drain timeout", n)
+	}
+	if h.finished.Load() < 4 {
+		t.Errorf("only %d in-flight handlers finished, want at least 4", h.finished.Load())
+	}
+	if err := ss.Err(); err != nil {
+		t.Errorf("Err after a clean stop: %v", err)
+	}
+	return h, msgs
+}
+
+func (s *suite) closeDrains(t *testing.T) {
+	s.stopWhileBusy(t, s.topic(t), s.optionalGroup(t), func(ss *transport.Subscription, _ context.CancelFunc) {
+		if err := ss.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if err := ss.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	})
+}
+
+func (s *suite) cancelDrains(t *testing.T) {
+	s.stopWhileBusy(t, s.topic(t), s.optionalGroup(t), func(_ *transport.Subscription, cancel context.CancelFunc) { cancel() })
+}
+
+func (s *suite) optionalGroup(t testing.TB) string {
+	if s.h.Caps.Groups {
+		return s.group(t)
+	}
+	return ""
+}
+
+// nothingLostAcrossClose: what a closed subscription had not finished is
+// delivered to the group's next subscription.
+func (s *suite) nothingLostAcrossClose(t *testing.T) {
+	topic, group := s.topic(t), s.group(t)
+	h, msgs := s.stopWhileBusy(t, topic, group, func(ss *transport.Subscription, _ context.CancelFunc) { ss.Close() })
+
+	rest := newRecorder(nil)
+	s.subscribe(t, s.subscriber(t), topic, rest.handle, transport.WithGroup(group))
+	missing := func() []string {
+		var ids []string
+		for _, m := range msgs {
+			if h.rec.count(m.ID) == 0 && rest.count(m.ID) == 0 {
+				ids = append(ids, m.ID)
+			}
+		}
+		return ids
+	}
+	waitFor(t, s.h.Timeout, rest.change, func() bool { return len(missing()) == 0 },
+		func() string { return "never handled: " + strings.Join(missing(), ", ") })
+}
+
+func (s *suite) publishAfterClose(t *testing.T) {
+	pub := s.h.NewPublisher(t)
+	if err := pub.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := pub.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	err := pub.Publish(s.ctx(t), s.topic(t), &transport.Message{Payload: []byte("late")})
+	if !errors.Is(err, transport.ErrClosed) {
+		t.Errorf("Publish after Close: %v, want ErrClosed", err)
+	}
+}
+
+func (s *suite) subscribeAfterClose(t *testing.T) {
+	topic := s.topic(t)
+	sub := s.h.NewSubscriber(t)
+	ss, err := sub.Subscribe(s.ctx(t), topic, func(context.Context, *transport.Message) error { return nil }, s.plain(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case <-ss.Done():
+	default:
+		t.Error("closing the subscriber left its subscription running")
+	}
+	if err := sub.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	_, err = sub.Subscribe(s.ctx(t), topic, func(context.Context, *transport.Message) error { return nil })
+	if !errors.Is(err, transport.ErrClosed) {
+		t.Errorf("Subscribe after Close: %v, want ErrClosed", err)
+	}
+}
+
+func (s *suite) badInput(t *testing.T) {
+	pub, sub := s.publisher(t), s.subscriber(t)
+	topic := s.topic(t)
+	ok := func(context.Context, *transport.Message) error { return nil }
+	cases := []struct {
+		name string
+		err  error
+	}{
+		{"publish to empty topic", pub.Publish(s.ctx(t), "", &transport.Message{})},
+		{"publish nil message", pub.Publish(s.ctx(t), topic, &transport.Message{}, nil)},
+		{"subscribe to empty topic", subErr(sub.Subscribe(s.ctx(t), "", ok))},
+		{"subscribe nil handler", subErr(sub.Subscribe(s.ctx(t), topic, nil))},
+		{"concurrency 0", subErr(sub.Subscribe(s.ctx(t), topic, ok, transport.WithConcurrency(0)))},
+		{"empty group", subErr(sub.Subscribe(s.ctx(t), topic, ok, transport.WithGroup("")))},
+		{"negative drain timeout", subErr(sub.Subscribe(s.ctx(t), topic, ok, transport.WithDrainTimeout(-1)))},
+	}
+	for _, c := range cases {
+		if !errors.Is(c.err, transport.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", c.name, c.err)
+		}
+		if c.err != nil && transport.Retryable(c.err) {
+			t.Errorf("%s: bad input classified as retryable", c.name)
+		}
+	}
+}
+
+// subErr closes a subscription that should not have started.
+func subErr(ss *transport.Subscription, err error) error {
+	if ss != nil {
+		ss.Close()
+	}
+	return err
+}
+
+func (s *suite) oversized(t *testing.T) {
+	topic := s.topic(t)
+	pub, sub := s.publisher(t), s.subscriber(t)
+	r := newRecorder(nil)
+	s.subscribe(t, sub, topic, r.handle, s.plain(t)...)
+	small := &transport.Message{Payload: []byte("fits")}
+	big := &transport.Message{Payload: make([]byte, s.h.Caps.MaxPayload+1)}
+	err := pub.Publish(s.ctx(t), topic, small, big)
+	if !errors.Is(err, transport.ErrTooLarge) {
+		t.Fatalf("Publish of %d bytes over a %d limit: %v, want ErrTooLarge", len(big.Payload), s.h.Caps.MaxPayload, err)
+	}
+	// Rejected before sending: the message that fits was not sent either.
+	quiet()
+	if n := r.distinct(); n != 0 {
+		t.Errorf("%d messages of a rejected publish were delivered", n)
+	}
+}

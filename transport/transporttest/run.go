@@ -1,0 +1,123 @@
+package transporttest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+var stress = flag.Int("transporttest.stress", 0, "run the conformance suite this many times (also BROKERKIT_STRESS)")
+
+// rounds is how many times Run repeats the suite.
+func rounds() int {
+	if *stress > 0 {
+		return *stress
+	}
+	if n, err := strconv.Atoi(os.Getenv("BROKERKIT_STRESS")); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
+
+// Run checks the backend behind h against every line of the contract its
+// capabilities claim. Lines the backend does not claim are reported as
+// skipped with the capability named, so a missing claim is visible.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	if h.NewPublisher == nil || h.NewSubscriber == nil {
+		t.Fatal("transporttest: Harness needs NewPublisher and NewSubscriber")
+	}
+	if h.Timeout <= 0 {
+		h.Timeout = 20 * time.Second
+	}
+	s := &suite{h: h}
+	n := rounds()
+	for i := range n {
+		name := "round" + strconv.Itoa(i+1)
+		if n == 1 {
+			name = "contract"
+		}
+		t.Run(name, s.run)
+	}
+}
+
+type check struct {
+	name  string
+	needs func(Capabilities) (ok bool, capability string)
+	run   func(*suite, *testing.T)
+}
+
+func always(Capabilities) (bool, string) { return true, "" }
+
+func needs(name string, have func(Capabilities) bool) func(Capabilities) (bool, string) {
+	return func(c Capabilities) (bool, string) { return have(c), name }
+}
+
+var (
+	groups     = needs("Groups", func(c Capabilities) bool { return c.Groups })
+	ephemeral  = needs("Ephemeral", func(c Capabilities) bool { return c.Ephemeral })
+	durable    = needs("Groups and Durable", func(c Capabilities) bool { return c.Groups && c.Durable })
+	redelivery = needs("Redelivery", func(c Capabilities) bool { return c.Redelivery })
+	ordering   = needs("Ordering", func(c Capabilities) bool { return c.Ordering })
+	maxPayload = needs("MaxPayload", func(c Capabilities) bool { return c.MaxPayload > 0 })
+)
+
+// checks is the suite, one entry per line of the contract.
+var checks = []check{
+	{"RoundTrip", always, (*suite).roundTrip},
+	{"LargePayload", always, (*suite).largePayload},
+	{"ConcurrentPublishers", always, (*suite).concurrentPublishers},
+	{"TopicIsolation", always, (*suite).topicIsolation},
+	{"FanOutAcrossGroups", groups, (*suite).fanOut},
+	{"CompetingConsumers", groups, (*suite).competingConsumers},
+	{"Ephemeral", ephemeral, (*suite).ephemeral},
+	{"RedeliveryAfterError", redelivery, (*suite).redeliveryAfterError},
+	{"PanickingHandler", redelivery, (*suite).panickingHandler},
+	{"PerKeyOrder", ordering, (*suite).perKeyOrder},
+	{"GroupKeepsMessagesWhileAway", durable, (*suite).groupKeepsMessages},
+	{"CloseDrainsInFlight", always, (*suite).closeDrains},
+	{"CancelDrainsInFlight", always, (*suite).cancelDrains},
+	{"NothingLostAcrossClose", durable, (*suite).nothingLostAcrossClose},
+	{"PublishAfterClose", always, (*suite).publishAfterClose},
+	{"SubscribeAfterClose", always, (*suite).subscribeAfterClose},
+	{"BadInput", always, (*suite).badInput},
+	{"OversizedPayload", maxPayload, (*suite).oversized},
+}
+
+type suite struct{ h Harness }
+
+func (s *suite) run(t *testing.T) {
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if ok, capability := c.needs(s.h.Caps); !ok {
+				t.Skipf("backend does not claim %s", capability)
+			}
+			c.run(s, t)
+		})
+	}
+}
+
+// uniqueName returns a name no other test uses.
+func uniqueName(prefix string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+func (s *suite) topic(t testing.TB) string {
+	if s.h.NewTopic != nil {
+		return s.h.NewTopic(t)
+	}
+	return uniqueName("bk-topic")
+}
+
+func (s *suite) group(t testing.TB) string {
+	if s.h.NewGroup != nil {
+		return s.h.NewGroup(t)
+	}
+	return uniqueName("bk-group")
+}
