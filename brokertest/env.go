@@ -1,0 +1,61 @@
+// Package brokertest gives tests a broker to run against, with no set-up on
+// a fresh machine where that is possible:
+//
+//   - Kafka: the brokers in KAFKA_BROKERS, or an in-process kfake cluster
+//     (github.com/twmb/franz-go/pkg/kfake) started for the test;
+//   - RabbitMQ: the broker at AMQP_URL.
+//
+// A broker that cannot be had skips the test with a message naming the
+// variable to set, except when BROKERTEST_REQUIRE=1, which turns every such
+// skip into a failure (CI sets it, so that a missing broker never passes
+// silently).
+package brokertest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+)
+
+// Environment variables read by this package.
+const (
+	EnvKafkaBrokers = "KAFKA_BROKERS"      // comma-separated host:port list
+	EnvAMQPURL      = "AMQP_URL"           // amqp://user:pass@host:5672/vhost
+	EnvRequire      = "BROKERTEST_REQUIRE" // "1": a missing broker fails the test
+)
+
+// Required reports whether BROKERTEST_REQUIRE=1 asks for every broker.
+func Required() bool { return os.Getenv(EnvRequire) == "1" }
+
+// Unavailable ends t because something it needs is missing: it skips, or,
+// when BROKERTEST_REQUIRE=1, fails. The message should name what to set or
+// install.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if Required() {
+		t.Fatalf(format+" (%s=1: a missing dependency fails the test)", append(args, EnvRequire)...)
+		return
+	}
+	t.Skipf(format, args...)
+}
+
+// Name returns a name no other test uses, for a topic, queue or group:
+// prefix, the test's name and random hex, in characters Kafka and RabbitMQ
+// both accept.
+func Name(t testing.TB, prefix string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, t.Name())
+	if len(clean) > 120 {
+		clean = clean[len(clean)-120:]
+	}
+	return prefix + "." + clean + "." + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,95 @@
+package brokertest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Kafka returns the broker addresses ("host:port") for t: those in
+// KAFKA_BROKERS when it is set, otherwise those of an in-process kfake
+// cluster started for t and closed at its cleanup. The embedded cluster has
+// one broker unless opts say otherwise (kfake.NumBrokers); opts are ignored
+// with KAFKA_BROKERS.
+//
+// kfake speaks the Kafka protocol but is not Apache Kafka: it keeps every
+// replica on one process, and its group coordinator and timing differ.
+func Kafka(t testing.TB, opts ...kfake.Opt) []string {
+	t.Helper()
+	if env := os.Getenv(EnvKafkaBrokers); env != "" {
+		var brokers []string
+		for _, b := range strings.Split(env, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				brokers = append(brokers, b)
+			}
+		}
+		return brokers
+	}
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatalf("brokertest: starting an embedded Kafka (kfake): %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// KafkaURL returns a kafka:// URL for Kafka(t, opts...), with query (such
+// as "acks=one", without "?") appended when not empty.
+func KafkaURL(t testing.TB, query string, opts ...kfake.Opt) string {
+	t.Helper()
+	u := "kafka://" + strings.Join(Kafka(t, opts...), ",")
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
+// KafkaTopic creates a topic with a name no other test uses and the given
+// number of partitions, and deletes it at t's cleanup.
+func KafkaTopic(t testing.TB, brokers []string, partitions int) string {
+	t.Helper()
+	topic := Name(t, "bk")
+	client, done := kafkaClient(brokers)
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
+		Topic: topic, NumPartitions: partitions, ReplicationFactor: 1,
+	}}})
+	if err == nil {
+		err = res.Errors[topic]
+	}
+	if err != nil {
+		t.Fatalf("brokertest: creating topic %s on %v: %v", topic, brokers, err)
+	}
+	t.Cleanup(func() { DeleteKafkaTopic(t, brokers, topic) })
+	return topic
+}
+
+// DeleteKafkaTopic deletes a topic, reporting (not failing on) an error
+// other than the topic being gone already.
+func DeleteKafkaTopic(t testing.TB, brokers []string, topic string) {
+	client, done := kafkaClient(brokers)
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := client.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: []string{topic}})
+	if err == nil {
+		err = res.Errors[topic]
+	}
+	if err != nil && !errors.Is(err, kafkago.UnknownTopicOrPartition) {
+		t.Logf("brokertest: deleting topic %s: %v", topic, err)
+	}
+}
+
+func kafkaClient(brokers []string) (*kafkago.Client, func()) {
+	tr := &kafkago.Transport{ClientID: "brokertest"}
+	return &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr, Timeout: 30 * time.Second},
+		tr.CloseIdleConnections
+}

@@ -1,0 +1,217 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/brokerkit/brokerkit/brokertest"
+	"github.com/brokerkit/brokerkit/kafka"
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+func nop(context.Context, *transport.Message) error { return nil }
+
+// within runs fn and fails the test, instead of hanging, when fn does not
+// return long after its own deadline.
+func within(t *testing.T, fn func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("hung past its context deadline")
+		return nil
+	}
+}
+
+func TestBadURL(t *testing.T) {
+	ctx := context.Background()
+	for _, u := range []string{"kafka://127.0.0.1:9092?acks=all&no_such_option=1", "kafka://u:hunter2hunter2@h:1?sasl=plian"} {
+		_, perr := transport.OpenPublisher(ctx, u)
+		_, serr := transport.OpenSubscriber(ctx, u)
+		for _, err := range []error{perr, serr} {
+			if !errors.Is(err, transport.ErrInvalid) {
+				t.Errorf("%s: %v, want ErrInvalid", transport.RedactString(u), err)
+			}
+			if err != nil && strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error shows the password: %v", err)
+			}
+		}
+	}
+	if _, err := transport.OpenPublisher(ctx, "kafka://h:1?no_such_option=1"); err == nil ||
+		!strings.Contains(err.Error(), "no_such_option") {
+		t.Errorf("unknown option not named: %v", err)
+	}
+}
+
+// TestUnreachableBroker: a refused connection and a broker that never
+// answers both end in a clear error within the context deadline.
+func TestUnreachableBroker(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, say nothing
+		}
+	}()
+	refused := net.JoinHostPort("127.0.0.1", "1")
+	for _, tc := range []struct {
+		name, addr string
+		want       error
+	}{
+		{"refused", refused, transport.ErrUnavailable},
+		{"silent", silent.Addr().String(), context.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pub, err := kafka.NewPublisher([]string{tc.addr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pub.Close()
+			sub, err := kafka.NewSubscriber([]string{tc.addr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			for _, op := range []struct {
+				name string
+				do   func(ctx context.Context) error
+			}{
+				{"publish", func(ctx context.Context) error {
+					return pub.Publish(ctx, "t", &transport.Message{Payload: []byte("x")})
+				}},
+				{"subscribe", func(ctx context.Context) error {
+					_, err := sub.Subscribe(ctx, "t", nop)
+					return err
+				}},
+				{"subscribe with group", func(ctx context.Context) error {
+					_, err := sub.Subscribe(ctx, "t", nop, transport.WithGroup("g"))
+					return err
+				}},
+			} {
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				err := within(t, func() error { return op.do(ctx) })
+				cancel()
+				if !errors.Is(err, tc.want) {
+					t.Errorf("%s: %v, want %v", op.name, err, tc.want)
+				}
+				if tc.name == "refused" && (err == nil || !strings.Contains(err.Error(), "connection refused")) {
+					t.Errorf("%s: error %v does not say why", op.name, err)
+				}
+			}
+		})
+	}
+}
+
+func TestOversizedRecords(t *testing.T) {
+	// The broker takes batches of at most 2000 bytes; the client allows more.
+	brokers := brokertest.Kafka(t, kfake.BrokerConfigs(map[string]string{"message.max.bytes": "2000"}))
+	topic := brokertest.KafkaTopic(t, brokers, 1)
+	pub, err := kafka.NewPublisher(brokers, kafka.WithMaxMessageBytes(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+
+	// Over the client's limit: refused before anything is sent.
+	err = pub.Publish(ctx, topic, &transport.Message{Payload: make([]byte, 1001)})
+	var pe *transport.PublishError
+	if !errors.Is(err, transport.ErrTooLarge) || errors.As(err, &pe) {
+		t.Errorf("payload over the client limit: %v, want ErrTooLarge before sending", err)
+	}
+
+	// Within the client's limit, over the broker's: the broker refuses it,
+	// and the error names the message.
+	big := &transport.Message{Payload: make([]byte, 900), Metadata: transport.Metadata{"pad": strings.Repeat("x", 2000)}}
+	err = pub.Publish(ctx, topic, big)
+	if !errors.Is(err, transport.ErrTooLarge) || !errors.As(err, &pe) || pe.Failed[0].ID != big.ID {
+		t.Errorf("record over the broker limit: %v, want a PublishError with ErrTooLarge", err)
+	}
+	if err := pub.Publish(ctx, topic, &transport.Message{Payload: []byte("small")}); err != nil {
+		t.Errorf("a small message after a refused one: %v", err)
+	}
+}
+
+func TestMissingTopic(t *testing.T) {
+	brokers := brokertest.Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	pub, sub := newPair(t, brokers)
+	missing := brokertest.Name(t, "missing")
+	err := pub.Publish(ctx, missing, &transport.Message{Payload: []byte("x")})
+	if !errors.Is(err, transport.ErrNotFound) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("publish to a missing topic: %v, want ErrNotFound naming it", err)
+	}
+	if _, err := sub.Subscribe(ctx, missing, nop, transport.WithGroup("g")); !errors.Is(err, transport.ErrNotFound) {
+		t.Errorf("subscribe to a missing topic: %v, want ErrNotFound", err)
+	}
+
+	// WithCreateTopics creates it, with the partitions asked for.
+	cpub, csub := newPair(t, brokers, kafka.WithCreateTopics(3, 1))
+	created := brokertest.Name(t, "created")
+	t.Cleanup(func() { brokertest.DeleteKafkaTopic(t, brokers, created) })
+	col := newCollector()
+	s, err := csub.Subscribe(ctx, created, col.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := cpub.Publish(ctx, created, &transport.Message{Key: "k", Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	col.waitFor(t, 1)
+}
+
+func TestInvalidPublish(t *testing.T) {
+	pub, err := kafka.NewPublisher([]string{"127.0.0.1:1"}) // never reached
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"empty topic":  pub.Publish(ctx, "", &transport.Message{}),
+		"nil message":  pub.Publish(ctx, "t", nil),
+		"reserved key": pub.Publish(ctx, "t", &transport.Message{Metadata: transport.Metadata{kafka.HeaderID: "x"}}),
+		"no brokers":   func() error { _, err := kafka.NewPublisher(nil); return err }(),
+		"bad option":   func() error { _, err := kafka.NewPublisher([]string{"h:1"}, kafka.WithMaxAttempts(0)); return err }(),
+		"nil option":   func() error { _, err := kafka.NewSubscriber([]string{"h:1"}, nil); return err }(),
+		"bad mechanism": func() error {
+			_, err := kafka.NewSubscriber([]string{"h:1"}, kafka.WithSASL("md5", "u", "p"))
+			return err
+		}(),
+	} {
+		if !errors.Is(err, transport.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+	pub.Close()
+	pub.Close()
+	if err := pub.Publish(ctx, "t", &transport.Message{}); !errors.Is(err, transport.ErrClosed) {
+		t.Errorf("publish after close: %v, want ErrClosed", err)
+	}
+	sub, err := kafka.NewSubscriber([]string{"127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
+	if _, err := sub.Subscribe(ctx, "t", nop); !errors.Is(err, transport.ErrClosed) {
+		t.Errorf("subscribe after close: %v, want ErrClosed", err)
+	}
+}

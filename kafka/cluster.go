@@ -1,0 +1,233 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"time"
+
+	kafka "github.com/segmentio/kafka-go"
+	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// requestTimeout bounds one request to a broker, and is the time the broker
+// may take to gather the acknowledgements of a produce request (half of it,
+// as kafka-go counts network time in).
+const requestTimeout = 30 * time.Second
+
+// cluster is what a Publisher or Subscriber uses to reach the brokers: a
+// kafka-go Transport for produce, fetch and metadata requests, and a Dialer
+// for the consumer group coordinator, which kafka-go reaches over a Conn.
+type cluster struct {
+	cfg          *config
+	addr         net.Addr
+	transport    *kafka.Transport
+	ownTransport bool
+	dialer       *kafka.Dialer
+	client       *kafka.Client
+	log          *slog.Logger
+}
+
+func newCluster(cfg *config) *cluster {
+	c := &cluster{cfg: cfg, addr: kafka.TCP(cfg.brokers...), log: cfg.logger}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.transport, c.dialer = cfg.transport, cfg.dialer
+	switch {
+	case c.transport == nil && c.dialer == nil:
+		c.dialer = &kafka.Dialer{ClientID: cfg.clientID, Timeout: 10 * time.Second, DualStack: true,
+			TLS: cfg.tls, SASLMechanism: cfg.sasl}
+		fallthrough
+	case c.transport == nil:
+		c.transport = &kafka.Transport{ClientID: c.dialer.ClientID, TLS: c.dialer.TLS, SASL: c.dialer.SASLMechanism,
+			Dial: c.dialer.DialFunc}
+		c.ownTransport = true
+	case c.dialer == nil:
+		c.dialer = &kafka.Dialer{ClientID: c.transport.ClientID, Timeout: 10 * time.Second, DualStack: true,
+			TLS: c.transport.TLS, SASLMechanism: c.transport.SASL}
+	}
+	c.client = &kafka.Client{Addr: c.addr, Transport: c.transport, Timeout: requestTimeout}
+	return c
+}
+
+// close releases the connections of a Transport brokerkit built; an adopted
+// one belongs to its owner.
+func (c *cluster) close() {
+	if c.ownTransport {
+		c.transport.CloseIdleConnections()
+	}
+}
+
+// partitions returns the sorted partition IDs of topic, creating the topic
+// when WithCreateTopics asks for it. A missing topic is an ErrNotFound error.
+func (c *cluster) partitions(ctx context.Context, topic string) ([]int, error) {
+	var parts []int
+	err := c.retry(ctx, "metadata", func(ctx context.Context) error {
+		var err error
+		parts, err = c.lookup(ctx, topic)
+		return err
+	})
+	if errors.Is(err, kafka.UnknownTopicOrPartition) {
+		hint := "create it first, or use WithCreateTopics"
+		return nil, transport.NewError(transport.CodeNotFound, "kafka",
+			fmt.Errorf("topic %q does not exist (%s): %w", topic, hint, kafka.UnknownTopicOrPartition))
+	}
+	return parts, err
+}
+
+// lookup reads the topic's partitions, from kafka-go's metadata cache first,
+// then from a broker (the cache only learns of topics created by others on
+// its next refresh), then by creating the topic if the options say so.
+func (c *cluster) lookup(ctx context.Context, topic string) ([]int, error) {
+	parts, err := c.metadata(ctx, topic, false)
+	if !errors.Is(err, kafka.UnknownTopicOrPartition) {
+		return parts, err
+	}
+	// AllowAutoTopicCreation makes kafka-go ask a broker instead of its cache.
+	// A broker creates the topic only when auto.create.topics.enable is on,
+	// as it would for the Java client.
+	parts, err = c.metadata(ctx, topic, true)
+	if !errors.Is(err, kafka.UnknownTopicOrPartition) || c.cfg.create == nil {
+		return parts, err
+	}
+	if err := c.createTopic(ctx, topic); err != nil {
+		return nil, err
+	}
+	return c.metadata(ctx, topic, false)
+}
+
+func (c *cluster) metadata(ctx context.Context, topic string, fromBroker bool) ([]int, error) {
+	res, err := c.transport.RoundTrip(ctx, c.addr, &metadataAPI.Request{
+		TopicNames:             []string{topic},
+		AllowAutoTopicCreation: fromBroker,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range res.(*metadataAPI.Response).Topics {
+		if t.Name != topic {
+			continue
+		}
+		if t.ErrorCode != 0 {
+			return nil, kafka.Error(t.ErrorCode)
+		}
+		if len(t.Partitions) == 0 {
+			return nil, kafka.LeaderNotAvailable // being created
+		}
+		parts := make([]int, len(t.Partitions))
+		for i, p := range t.Partitions {
+			parts[i] = int(p.PartitionIndex)
+		}
+		slices.Sort(parts)
+		return parts, nil
+	}
+	return nil, kafka.UnknownTopicOrPartition
+}
+
+func (c *cluster) createTopic(ctx context.Context, topic string) error {
+	spec := c.cfg.create
+	res, err := c.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: topic, NumPartitions: spec.Partitions, ReplicationFactor: spec.ReplicationFactor,
+	}}})
+	if err != nil {
+		return err
+	}
+	if err := res.Errors[topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("creating topic %q: %w", topic, err)
+	}
+	c.log.Info("kafka: created topic", "topic", topic, "partitions", spec.Partitions,
+		"replication_factor", spec.ReplicationFactor)
+	return nil
+}
+
+// offsets resolves the first or the next-to-be-written offset of partitions.
+func (c *cluster) offsets(ctx context.Context, topic string, parts []int, oldest bool) (map[int]int64, error) {
+	reqs := make([]kafka.OffsetRequest, len(parts))
+	for i, p := range parts {
+		reqs[i] = kafka.LastOffsetOf(p)
+		if oldest {
+			reqs[i] = kafka.FirstOffsetOf(p)
+		}
+	}
+	out := make(map[int]int64, len(parts))
+	err := c.retry(ctx, "list offsets", func(ctx context.Context) error {
+		res, err := c.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+			Topics: map[string][]kafka.OffsetRequest{topic: reqs},
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range res.Topics[topic] {
+			if p.Error != nil {
+				return p.Error
+			}
+			out[p.Partition] = p.LastOffset
+			if oldest {
+				out[p.Partition] = p.FirstOffset
+			}
+		}
+		if len(out) != len(parts) {
+			return kafka.LeaderNotAvailable
+		}
+		return nil
+	})
+	return out, err
+}
+
+// retry runs fn until it succeeds, fails for good, has been tried
+// cfg.maxAttempts times, or ctx ends. When ctx ends after a failure, the
+// error says both why the broker could not be reached and that time ran out.
+func (c *cluster) retry(ctx context.Context, op string, fn func(context.Context) error) error {
+	b := backoff{}
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return deadlineError(op, ctx, err)
+		}
+		if !retryable(err) || attempt >= c.cfg.maxAttempts {
+			return wrap(op, err)
+		}
+		c.log.Debug("kafka: retrying", "op", op, "attempt", attempt, "err", err)
+		if !b.wait(ctx) {
+			return deadlineError(op, ctx, err)
+		}
+	}
+}
+
+// deadlineError reports that ctx ended while the broker was failing: it
+// matches both the context error (errors.Is) and the broker's.
+func deadlineError(op string, ctx context.Context, last error) error {
+	if last == nil || errors.Is(last, ctx.Err()) {
+		return ctx.Err()
+	}
+	return transport.NewError(codeOf(last), op, fmt.Errorf("%w (last error: %w)", ctx.Err(), last))
+}
+
+// backoff waits 100ms, doubling up to 1s, between tries.
+type backoff struct{ next time.Duration }
+
+func (b *backoff) wait(ctx context.Context) bool {
+	if b.next == 0 {
+		b.next = 100 * time.Millisecond
+	}
+	t := time.NewTimer(b.next)
+	defer t.Stop()
+	b.next = min(2*b.next, time.Second)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (b *backoff) reset() { b.next = 0 }

@@ -1,0 +1,44 @@
+package kafka_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/brokerkit/brokerkit/brokertest"
+	"github.com/brokerkit/brokerkit/kafka"
+	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
+)
+
+// TestConformance runs the contract suite against the embedded broker (or
+// KAFKA_BROKERS), on topics of 3 partitions so that competing group
+// members and per-key ordering across partitions are exercised.
+func TestConformance(t *testing.T) {
+	const maxPayload = 1_000_000 // the publisher's default, under kfake's message.max.bytes
+	brokers := brokertest.Kafka(t)
+	opts := []kafka.Option{
+		kafka.WithCommitInterval(50 * time.Millisecond),
+		kafka.WithHeartbeatInterval(200 * time.Millisecond),
+	}
+	transporttest.Run(t, transporttest.Harness{
+		NewPublisher: func(t testing.TB) transport.Publisher {
+			p, err := kafka.NewPublisher(brokers, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		},
+		NewSubscriber: func(t testing.TB) transport.Subscriber {
+			s, err := kafka.NewSubscriber(brokers, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		NewTopic: func(t testing.TB) string { return brokertest.KafkaTopic(t, brokers, 3) },
+		Caps: transporttest.Capabilities{
+			Groups: true, Ephemeral: true, Durable: true, Redelivery: true,
+			Ordering: true, PublishTime: true, MaxPayload: maxPayload,
+		},
+	})
+}

@@ -1,0 +1,383 @@
+package kafka
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"strings"
+	"time"
+
+	kafka "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// Option configures a Publisher or a Subscriber. Each option says which of
+// the two it applies to; the other ignores it. An invalid value makes the
+// constructor return an ErrInvalid error naming the option.
+type Option func(*config) error
+
+// Defaults, as documented on each option.
+const (
+	DefaultClientID          = "brokerkit"
+	DefaultMaxMessageBytes   = 1_000_000
+	DefaultBatchBytes        = 1 << 20
+	DefaultMaxAttempts       = 10
+	DefaultCommitInterval    = time.Second
+	DefaultHeartbeatInterval = 3 * time.Second
+	DefaultSessionTimeout    = 30 * time.Second
+	DefaultRebalanceTimeout  = 30 * time.Second
+	DefaultFetchMaxBytes     = 1 << 20
+	DefaultFetchMaxWait      = 500 * time.Millisecond
+)
+
+type config struct {
+	brokers  []string
+	clientID string
+	tls      *tls.Config
+	sasl     sasl.Mechanism
+	logger   *slog.Logger
+
+	// Adopted clients; nil means brokerkit builds (and closes) its own.
+	transport *kafka.Transport
+	dialer    *kafka.Dialer
+
+	// Publisher.
+	acks            kafka.RequiredAcks
+	balancer        kafka.Balancer
+	compression     kafka.Compression
+	maxMessageBytes int
+	batchBytes      int
+	maxAttempts     int
+	create          *TopicSpec
+
+	// Subscriber.
+	commitInterval    time.Duration
+	heartbeatInterval time.Duration
+	sessionTimeout    time.Duration
+	rebalanceTimeout  time.Duration
+	fetchMaxBytes     int
+	fetchMaxWait      time.Duration
+}
+
+// TopicSpec is how WithCreateTopics creates a missing topic.
+type TopicSpec struct {
+	Partitions        int
+	ReplicationFactor int
+}
+
+func newConfig(brokers []string, opts []Option) (*config, error) {
+	c := &config{
+		clientID:          DefaultClientID,
+		acks:              kafka.RequireAll,
+		balancer:          &kafka.Murmur2Balancer{},
+		maxMessageBytes:   DefaultMaxMessageBytes,
+		batchBytes:        DefaultBatchBytes,
+		maxAttempts:       DefaultMaxAttempts,
+		commitInterval:    DefaultCommitInterval,
+		heartbeatInterval: DefaultHeartbeatInterval,
+		sessionTimeout:    DefaultSessionTimeout,
+		rebalanceTimeout:  DefaultRebalanceTimeout,
+		fetchMaxBytes:     DefaultFetchMaxBytes,
+		fetchMaxWait:      DefaultFetchMaxWait,
+	}
+	for _, b := range brokers {
+		if b = strings.TrimSpace(b); b != "" {
+			c.brokers = append(c.brokers, b)
+		}
+	}
+	if len(c.brokers) == 0 {
+		return nil, transport.Invalidf("kafka: no broker address given")
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, transport.Invalidf("kafka: nil Option")
+		}
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.batchBytes < c.maxMessageBytes {
+		c.batchBytes = c.maxMessageBytes
+	}
+	return c, nil
+}
+
+// WithClientID sets the client ID sent to the brokers, which shows in their
+// logs and quotas. Default "brokerkit". Publisher and Subscriber.
+func WithClientID(id string) Option {
+	return func(c *config) error {
+		if id == "" {
+			return transport.Invalidf("kafka: WithClientID: empty client ID")
+		}
+		c.clientID = id
+		return nil
+	}
+}
+
+// WithTLS connects to the brokers over TLS. Default: plain TCP. Publisher and
+// Subscriber.
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *config) error {
+		if cfg == nil {
+			return transport.Invalidf("kafka: WithTLS: nil *tls.Config")
+		}
+		c.tls = cfg
+		return nil
+	}
+}
+
+// SASL mechanism names accepted by WithSASL and the URL's sasl option.
+const (
+	SASLPlain       = "plain"
+	SASLScramSHA256 = "scram-sha-256"
+	SASLScramSHA512 = "scram-sha-512"
+)
+
+// WithSASL authenticates with SASL: mechanism is SASLPlain, SASLScramSHA256
+// or SASLScramSHA512 (case does not matter). Default: no authentication.
+// Publisher and Subscriber.
+func WithSASL(mechanism, user, password string) Option {
+	return func(c *config) error {
+		m, err := saslMechanism(mechanism, user, password)
+		if err != nil {
+			return err
+		}
+		c.sasl = m
+		return nil
+	}
+}
+
+func saslMechanism(name, user, password string) (sasl.Mechanism, error) {
+	if user == "" {
+		return nil, transport.Invalidf("kafka: SASL needs a user name")
+	}
+	switch strings.ToLower(name) {
+	case SASLPlain:
+		return plain.Mechanism{Username: user, Password: password}, nil
+	case SASLScramSHA256:
+		return scram.Mechanism(scram.SHA256, user, password)
+	case SASLScramSHA512:
+		return scram.Mechanism(scram.SHA512, user, password)
+	}
+	return nil, transport.Invalidf("kafka: unknown SASL mechanism %q (want %s, %s or %s)",
+		name, SASLPlain, SASLScramSHA256, SASLScramSHA512)
+}
+
+// WithTransport adopts an existing kafka-go Transport for produce, fetch and
+// metadata requests, with its TLS, SASL and dial settings; brokerkit does not
+// close it. Unless WithDialer is also given, the consumer group coordinator is
+// reached with a Dialer carrying the Transport's TLS, SASL and client ID.
+// Default: a Transport built from the options. Publisher and Subscriber.
+func WithTransport(t *kafka.Transport) Option {
+	return func(c *config) error {
+		if t == nil {
+			return transport.Invalidf("kafka: WithTransport: nil *kafka.Transport")
+		}
+		c.transport = t
+		return nil
+	}
+}
+
+// WithDialer adopts an existing kafka-go Dialer for the consumer group
+// coordinator connection. Unless WithTransport is also given, produce and
+// fetch requests use a Transport carrying the Dialer's TLS, SASL and client
+// ID. Default: a Dialer built from the options. Publisher and Subscriber.
+func WithDialer(d *kafka.Dialer) Option {
+	return func(c *config) error {
+		if d == nil {
+			return transport.Invalidf("kafka: WithDialer: nil *kafka.Dialer")
+		}
+		c.dialer = d
+		return nil
+	}
+}
+
+// WithLogger logs reconnections, rebalances and commit failures. Default:
+// silent. Publisher and Subscriber.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.logger = l
+		return nil
+	}
+}
+
+// WithRequiredAcks sets the acknowledgement Publish waits for:
+// kafka.RequireAll (every in-sync replica), kafka.RequireOne (the leader) or
+// kafka.RequireNone (nothing: Publish returns once the request is written,
+// and a lost message goes unnoticed). Default kafka.RequireAll. Publisher.
+func WithRequiredAcks(acks kafka.RequiredAcks) Option {
+	return func(c *config) error {
+		switch acks {
+		case kafka.RequireAll, kafka.RequireOne, kafka.RequireNone:
+			c.acks = acks
+			return nil
+		}
+		return transport.Invalidf("kafka: WithRequiredAcks: unknown value %d", acks)
+	}
+}
+
+// WithBalancer chooses the partition of each message. Default
+// &kafka.Murmur2Balancer{}: the Java client's default partitioner for keyed
+// messages (murmur2 of the key), so brokerkit, Java and librdkafka's
+// murmur2_random agree on placement; messages without a key go to a random
+// partition. Publisher.
+func WithBalancer(b kafka.Balancer) Option {
+	return func(c *config) error {
+		if b == nil {
+			return transport.Invalidf("kafka: WithBalancer: nil balancer")
+		}
+		c.balancer = b
+		return nil
+	}
+}
+
+// WithCompression compresses record batches with kafka.Gzip, kafka.Snappy,
+// kafka.Lz4 or kafka.Zstd. Default: none. Publisher.
+func WithCompression(codec kafka.Compression) Option {
+	return func(c *config) error {
+		switch codec {
+		case 0, kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd:
+			c.compression = codec
+			return nil
+		}
+		return transport.Invalidf("kafka: WithCompression: unknown codec %d", codec)
+	}
+}
+
+// WithMaxMessageBytes sets the largest payload Publish accepts; a larger one
+// fails with ErrTooLarge before anything is sent. Keep it below the broker's
+// message.max.bytes (1048588 by default), which also counts the key and
+// headers. Default 1,000,000. Publisher.
+func WithMaxMessageBytes(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return transport.Invalidf("kafka: WithMaxMessageBytes: %d is less than 1", n)
+		}
+		c.maxMessageBytes = n
+		return nil
+	}
+}
+
+// WithBatchBytes bounds the records sent in one produce request to one
+// partition. Batches are never held back to fill up: a batch goes out as soon
+// as the previous one to its partition was acknowledged, holding whatever
+// arrived meanwhile. Default 1 MiB, and never less than WithMaxMessageBytes.
+// Publisher.
+func WithBatchBytes(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return transport.Invalidf("kafka: WithBatchBytes: %d is less than 1", n)
+		}
+		c.batchBytes = n
+		return nil
+	}
+}
+
+// WithMaxAttempts sets how many times a batch is sent when the broker answers
+// with a retryable error (leader moved, broker restarting, timeout), with a
+// backoff from 100ms to 1s between tries. A retried batch may be stored
+// twice. Default 10. Publisher.
+func WithMaxAttempts(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return transport.Invalidf("kafka: WithMaxAttempts: %d is less than 1", n)
+		}
+		c.maxAttempts = n
+		return nil
+	}
+}
+
+// WithCreateTopics creates a topic that does not exist, with the given
+// partition count and replication factor, the first time it is published to
+// or subscribed to. Default: a missing topic is an ErrNotFound error.
+// Publisher and Subscriber.
+func WithCreateTopics(partitions, replicationFactor int) Option {
+	return func(c *config) error {
+		if partitions < 1 || replicationFactor < 1 {
+			return transport.Invalidf("kafka: WithCreateTopics: need at least 1 partition and 1 replica, got %d, %d",
+				partitions, replicationFactor)
+		}
+		c.create = &TopicSpec{Partitions: partitions, ReplicationFactor: replicationFactor}
+		return nil
+	}
+}
+
+// WithCommitInterval sets how often a consumer group commits the offsets of
+// finished messages. Offsets are also committed when a partition is revoked
+// and when the subscription closes. Default 1s. Subscriber.
+func WithCommitInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return transport.Invalidf("kafka: WithCommitInterval: %v is not positive", d)
+		}
+		c.commitInterval = d
+		return nil
+	}
+}
+
+// WithHeartbeatInterval sets how often a group member tells the coordinator
+// it is alive; it is also how soon a member notices a rebalance. Default 3s.
+// Subscriber.
+func WithHeartbeatInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return transport.Invalidf("kafka: WithHeartbeatInterval: %v is not positive", d)
+		}
+		c.heartbeatInterval = d
+		return nil
+	}
+}
+
+// WithSessionTimeout sets how long the coordinator waits for a heartbeat
+// before it removes a member from its group. Default 30s. Subscriber.
+func WithSessionTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return transport.Invalidf("kafka: WithSessionTimeout: %v is not positive", d)
+		}
+		c.sessionTimeout = d
+		return nil
+	}
+}
+
+// WithRebalanceTimeout sets how long the coordinator waits for members to
+// rejoin during a rebalance; it also bounds how long a member waits for its
+// in-flight handlers before giving up revoked partitions. Default 30s.
+// Subscriber.
+func WithRebalanceTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return transport.Invalidf("kafka: WithRebalanceTimeout: %v is not positive", d)
+		}
+		c.rebalanceTimeout = d
+		return nil
+	}
+}
+
+// WithFetchMaxBytes bounds the bytes one fetch request reads from one
+// partition. Default 1 MiB. Subscriber.
+func WithFetchMaxBytes(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return transport.Invalidf("kafka: WithFetchMaxBytes: %d is less than 1", n)
+		}
+		c.fetchMaxBytes = n
+		return nil
+	}
+}
+
+// WithFetchMaxWait sets how long the broker holds a fetch request open when
+// a partition has no new records; it bounds how long closing waits on an
+// idle partition. Default 500ms. Subscriber.
+func WithFetchMaxWait(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return transport.Invalidf("kafka: WithFetchMaxWait: %v is not positive", d)
+		}
+		c.fetchMaxWait = d
+		return nil
+	}
+}

@@ -1,0 +1,114 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/brokerkit/brokerkit/brokertest"
+	"github.com/brokerkit/brokerkit/kafka"
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+const wait = 20 * time.Second
+
+// collector gathers delivered messages for assertions.
+type collector struct {
+	mu   sync.Mutex
+	msgs []*transport.Message
+	more chan struct{}
+}
+
+func newCollector() *collector { return &collector{more: make(chan struct{}, 1)} }
+
+func (c *collector) handle(_ context.Context, m *transport.Message) error {
+	c.mu.Lock()
+	c.msgs = append(c.msgs, m)
+	c.mu.Unlock()
+	select {
+	case c.more <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// waitFor waits until n messages arrived and returns them.
+func (c *collector) waitFor(t *testing.T, n int) []*transport.Message {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		c.mu.Lock()
+		got := len(c.msgs)
+		out := append([]*transport.Message(nil), c.msgs...)
+		c.mu.Unlock()
+		if got >= n {
+			return out
+		}
+		select {
+		case <-c.more:
+		case <-deadline:
+			t.Fatalf("got %d messages, want %d", got, n)
+		}
+	}
+}
+
+func newPair(t *testing.T, brokers []string, opts ...kafka.Option) (*kafka.Publisher, *kafka.Subscriber) {
+	t.Helper()
+	pub, err := kafka.NewPublisher(brokers, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	sub, err := kafka.NewSubscriber(brokers, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Close() })
+	return pub, sub
+}
+
+func TestPublishSubscribe(t *testing.T) {
+	brokers := brokertest.Kafka(t)
+	topic := brokertest.KafkaTopic(t, brokers, 3)
+	pub, sub := newPair(t, brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+
+	for _, group := range []string{"", brokertest.Name(t, "g")} {
+		t.Run(fmt.Sprintf("group=%q", group), func(t *testing.T) {
+			c := newCollector()
+			var opts []transport.SubscribeOption
+			if group != "" {
+				opts = append(opts, transport.WithGroup(group))
+			}
+			s, err := sub.Subscribe(ctx, topic, c.handle, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var msgs []*transport.Message
+			for i := range 20 {
+				msgs = append(msgs, &transport.Message{Key: fmt.Sprint("k", i%4), Payload: []byte(fmt.Sprint(i)),
+					Metadata: transport.Metadata{"n": fmt.Sprint(i)}})
+			}
+			if err := pub.Publish(ctx, topic, msgs...); err != nil {
+				t.Fatal(err)
+			}
+			got := c.waitFor(t, 20)
+			ids := map[string]bool{}
+			for _, m := range got {
+				ids[m.ID] = true
+				if m.Metadata.Get("n") != string(m.Payload) {
+					t.Errorf("metadata %v, payload %q", m.Metadata, m.Payload)
+				}
+			}
+			for _, m := range msgs {
+				if !ids[m.ID] {
+					t.Errorf("message %s not delivered", m.ID)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,151 @@
+package kafka
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	kafka "github.com/segmentio/kafka-go"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// HeaderID is the record header that carries Message.ID. Metadata may not use
+// it as a key. Records without it (written by other producers) get the ID
+// "topic/partition/offset", stable across redeliveries.
+const HeaderID = "brokerkit-id"
+
+// recordOverhead approximates what a record adds to its key, value and
+// headers in a batch (varint lengths, offset and time deltas, attributes).
+const recordOverhead = 24
+
+// outRecord is a message on its way to the broker.
+type outRecord struct {
+	key, value []byte
+	headers    []kafka.Header
+	time       time.Time
+	size       int
+}
+
+// newOutRecords maps a Publish call's messages onto records. The records'
+// key and ID bytes and their headers share three allocations per call
+// rather than three per message.
+func newOutRecords(msgs []*transport.Message, now time.Time) []outRecord {
+	bytes, headers := 0, 0
+	for _, m := range msgs {
+		bytes += len(m.ID) + len(m.Key)
+		headers += 1 + len(m.Metadata)
+	}
+	arena := make([]byte, 0, bytes)
+	hs := make([]kafka.Header, 0, headers)
+	// take appends s to the arena and returns the slice holding it.
+	take := func(s string) []byte {
+		arena = append(arena, s...)
+		return arena[len(arena)-len(s) : len(arena) : len(arena)]
+	}
+
+	recs := make([]outRecord, len(msgs))
+	for i, m := range msgs {
+		r := &recs[i]
+		r.value, r.time = m.Payload, now
+		if r.value == nil {
+			r.value = []byte{} // an empty payload, not a tombstone
+		}
+		if m.Key != "" {
+			r.key = take(m.Key)
+		}
+		start := len(hs)
+		hs = append(hs, kafka.Header{Key: HeaderID, Value: take(m.ID)})
+		for k, v := range m.Metadata {
+			hs = append(hs, kafka.Header{Key: k, Value: []byte(v)})
+		}
+		r.headers = hs[start:len(hs):len(hs)]
+		r.size = recordOverhead + len(r.key) + len(r.value)
+		for _, h := range r.headers {
+			r.size += len(h.Key) + len(h.Value) + 4
+		}
+	}
+	return recs
+}
+
+// checkMetadata refuses metadata keys that would collide with brokerkit's
+// own headers.
+func checkMetadata(msgs []*transport.Message) error {
+	for i, m := range msgs {
+		if _, ok := m.Metadata[HeaderID]; ok {
+			return transport.Invalidf("message #%d: metadata key %q is reserved by the kafka backend", i, HeaderID)
+		}
+	}
+	return nil
+}
+
+// recordReader hands a batch of outRecords to a produce request.
+type recordReader struct {
+	recs   []*outRecord
+	next   int
+	record kafka.Record
+}
+
+func (r *recordReader) ReadRecord() (*kafka.Record, error) {
+	if r.next >= len(r.recs) {
+		return nil, io.EOF
+	}
+	o := r.recs[r.next]
+	r.next++
+	r.record = kafka.Record{Time: o.time, Key: kafka.NewBytes(o.key), Value: kafka.NewBytes(o.value), Headers: o.headers}
+	return &r.record, nil
+}
+
+// decode turns a fetched record into a delivered message. The native message
+// (kafka.Message, reachable with Message.As) carries the partition and
+// offset.
+func decode(topic string, partition int, highWatermark int64, rec *kafka.Record) (*transport.Message, error) {
+	key, err := readBytes(rec.Key)
+	if err != nil {
+		return nil, err
+	}
+	value, err := readBytes(rec.Value)
+	if err != nil {
+		return nil, err
+	}
+	m := &transport.Message{Key: string(key), Payload: value, Topic: topic, PublishedAt: rec.Time, Attempt: 1}
+	for _, h := range rec.Headers {
+		if h.Key == HeaderID {
+			m.ID = string(h.Value)
+			continue
+		}
+		m.SetMetadata(h.Key, string(h.Value))
+	}
+	if m.ID == "" {
+		m.ID = derivedID(topic, partition, rec.Offset)
+	}
+	transport.SetNative(m, kafka.Message{
+		Topic: topic, Partition: partition, Offset: rec.Offset, HighWaterMark: highWatermark,
+		Key: key, Value: value, Headers: rec.Headers, Time: rec.Time,
+	})
+	return m, nil
+}
+
+// derivedID names a record by its place in the log, for records written
+// without an ID header.
+func derivedID(topic string, partition int, offset int64) string {
+	return topic + "/" + strconv.Itoa(partition) + "/" + strconv.FormatInt(offset, 10)
+}
+
+func readBytes(b kafka.Bytes) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	out, err := kafka.ReadAll(b)
+	if err != nil {
+		return nil, fmt.Errorf("reading record: %w", err)
+	}
+	return out, nil
+}
+
+// offsetOf returns the offset of a message this package delivered.
+func offsetOf(m *transport.Message) int64 {
+	km, _ := transport.Native(m).(kafka.Message)
+	return km.Offset
+}

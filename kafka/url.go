@@ -1,0 +1,205 @@
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	kafka "github.com/segmentio/kafka-go"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// Scheme is the URL scheme this package registers:
+//
+//	kafka://user:pass@host1:9092,host2:9092?sasl=scram-sha-512&tls=true&acks=all
+//
+// Query options (unknown ones are an error), each the same as the option
+// named after it:
+//
+//	client_id=NAME                      WithClientID
+//	tls=true                            WithTLS, with the system's roots
+//	tls_ca=FILE                         WithTLS, trusting the PEM certificates in FILE (implies tls)
+//	tls_server_name=NAME                the name to verify the certificate against (implies tls)
+//	tls_insecure_skip_verify=true       no certificate verification: for tests only (implies tls)
+//	sasl=plain|scram-sha-256|scram-sha-512   WithSASL, with the URL's user and password
+//	acks=all|one|none                   WithRequiredAcks
+//	balancer=murmur2|crc32|hash|round_robin   WithBalancer (kafka-go's Murmur2Balancer, CRC32Balancer, Hash, RoundRobin)
+//	compression=none|gzip|snappy|lz4|zstd    WithCompression
+//	max_message_bytes=N                 WithMaxMessageBytes
+//	batch_bytes=N                       WithBatchBytes
+//	max_attempts=N                      WithMaxAttempts
+//	create_topics=PARTITIONS            WithCreateTopics, with
+//	replication_factor=N                (default 1)
+//	commit_interval=1s                  WithCommitInterval
+//	heartbeat_interval=3s               WithHeartbeatInterval
+//	session_timeout=30s                 WithSessionTimeout
+//	rebalance_timeout=30s               WithRebalanceTimeout
+//	fetch_max_bytes=N                   WithFetchMaxBytes
+//	fetch_max_wait=500ms                WithFetchMaxWait
+const Scheme = "kafka"
+
+func init() { transport.Register(Scheme, opener{}) }
+
+type opener struct{}
+
+func (opener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher, error) {
+	brokers, opts, err := ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return NewPublisher(brokers, opts...)
+}
+
+func (opener) OpenSubscriber(_ context.Context, u *url.URL) (transport.Subscriber, error) {
+	brokers, opts, err := ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return NewSubscriber(brokers, opts...)
+}
+
+// ParseURL reads a kafka:// URL into broker addresses and options. Errors
+// name the problem and show the URL with its password redacted.
+func ParseURL(u *url.URL) ([]string, []Option, error) {
+	fail := func(format string, args ...any) error {
+		return transport.Invalidf("kafka: URL %s: "+format, append([]any{transport.Redact(u)}, args...)...)
+	}
+	if u.Scheme != Scheme {
+		return nil, nil, fail("scheme is %q, want %q", u.Scheme, Scheme)
+	}
+	if u.Host == "" {
+		return nil, nil, fail("no broker address")
+	}
+	if u.Path != "" && u.Path != "/" {
+		return nil, nil, fail("unexpected path %q (a kafka URL names brokers only)", u.Path)
+	}
+	var brokers []string
+	for _, b := range strings.Split(u.Host, ",") {
+		if b == "" {
+			return nil, nil, fail("empty broker address")
+		}
+		if !strings.Contains(b, ":") {
+			b += ":9092"
+		}
+		brokers = append(brokers, b)
+	}
+
+	q := transport.NewQuery(u)
+	var opts []Option
+	add := func(o Option) { opts = append(opts, o) }
+
+	if id := q.String("client_id", ""); id != "" {
+		add(WithClientID(id))
+	}
+	if t, err := tlsFromQuery(q); err != nil {
+		return nil, nil, fail("%v", err)
+	} else if t != nil {
+		add(WithTLS(t))
+	}
+	switch mech := q.String("sasl", ""); {
+	case mech != "":
+		if u.User == nil || u.User.Username() == "" {
+			return nil, nil, fail("sasl=%s needs a user (kafka://user:password@host...)", mech)
+		}
+		pass, _ := u.User.Password()
+		add(WithSASL(mech, u.User.Username(), pass))
+	case u.User != nil:
+		return nil, nil, fail("a user is given but no sasl mechanism (add sasl=plain, scram-sha-256 or scram-sha-512)")
+	}
+	if s := q.String("acks", ""); s != "" {
+		var acks kafka.RequiredAcks
+		if err := acks.UnmarshalText([]byte(s)); err != nil {
+			q.Fail("acks=%q: want all, one or none", s)
+		} else {
+			add(WithRequiredAcks(acks))
+		}
+	}
+	if s := q.String("balancer", ""); s != "" {
+		if b, ok := balancers[s]; ok {
+			add(WithBalancer(b()))
+		} else {
+			q.Fail("balancer=%q: want murmur2, crc32, hash or round_robin", s)
+		}
+	}
+	if s := q.String("compression", ""); s != "" && s != "none" {
+		var codec kafka.Compression
+		if err := codec.UnmarshalText([]byte(s)); err != nil {
+			q.Fail("compression=%q: want none, gzip, snappy, lz4 or zstd", s)
+		} else {
+			add(WithCompression(codec))
+		}
+	}
+	ints := []struct {
+		key string
+		opt func(int) Option
+	}{
+		{"max_message_bytes", WithMaxMessageBytes},
+		{"batch_bytes", WithBatchBytes},
+		{"max_attempts", WithMaxAttempts},
+		{"fetch_max_bytes", WithFetchMaxBytes},
+	}
+	for _, o := range ints {
+		if q.Has(o.key) {
+			add(o.opt(q.Int(o.key, 0)))
+		}
+	}
+	if q.Has("create_topics") {
+		add(WithCreateTopics(q.Int("create_topics", 0), q.Int("replication_factor", 1)))
+	} else if q.Has("replication_factor") {
+		q.Fail("replication_factor needs create_topics")
+	}
+	for key, opt := range map[string]func(time.Duration) Option{
+		"commit_interval":    WithCommitInterval,
+		"heartbeat_interval": WithHeartbeatInterval,
+		"session_timeout":    WithSessionTimeout,
+		"rebalance_timeout":  WithRebalanceTimeout,
+		"fetch_max_wait":     WithFetchMaxWait,
+	} {
+		if q.Has(key) {
+			add(opt(q.Duration(key, 0)))
+		}
+	}
+	if err := q.Err(); err != nil {
+		return nil, nil, fail("%v", err)
+	}
+	// Apply the options once, so that a bad value is reported now, by the
+	// URL, rather than by the constructor.
+	if _, err := newConfig(brokers, opts); err != nil {
+		return nil, nil, fail("%v", err)
+	}
+	return brokers, opts, nil
+}
+
+var balancers = map[string]func() kafka.Balancer{
+	"murmur2":     func() kafka.Balancer { return &kafka.Murmur2Balancer{} },
+	"crc32":       func() kafka.Balancer { return &kafka.CRC32Balancer{} },
+	"hash":        func() kafka.Balancer { return &kafka.Hash{} },
+	"round_robin": func() kafka.Balancer { return &kafka.RoundRobin{} },
+}
+
+func tlsFromQuery(q *transport.Query) (*tls.Config, error) {
+	on := q.Bool("tls", false)
+	ca := q.String("tls_ca", "")
+	name := q.String("tls_server_name", "")
+	insecure := q.Bool("tls_insecure_skip_verify", false)
+	if !on && ca == "" && name == "" && !insecure {
+		return nil, nil
+	}
+	cfg := &tls.Config{ServerName: name, InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, transport.Invalidf("tls_ca=%s holds no PEM certificate", ca)
+		}
+	}
+	return cfg, nil
+}
