@@ -59,6 +59,18 @@ type Broker struct {
 type topic struct {
 	groups    map[string]*queue
 	ephemeral map[*queue]struct{}
+	all       []*queue // both, rebuilt on every change and never modified, so Publish can use it unlocked
+}
+
+func (t *topic) rebuild() {
+	all := make([]*queue, 0, len(t.groups)+len(t.ephemeral))
+	for _, q := range t.groups {
+		all = append(all, q)
+	}
+	for q := range t.ephemeral {
+		all = append(all, q)
+	}
+	t.all = all
 }
 
 // New returns an empty broker. It fails only for an invalid option.
@@ -87,13 +99,19 @@ func (b *Broker) Publish(ctx context.Context, topic string, msgs ...*transport.M
 		return err
 	}
 	now := time.Now()
+	var one [1]*transport.Message
+	copies := one[:]
+	if len(msgs) > 1 {
+		copies = make([]*transport.Message, len(msgs))
+	}
 	for i, m := range msgs {
 		c := m.Copy()
 		c.Topic, c.PublishedAt, c.Attempt = topic, now, 0
-		for _, q := range queues {
-			if err := q.push(ctx, c); err != nil {
-				return transport.FailAll(msgs[i:], err)
-			}
+		copies[i] = c
+	}
+	for _, q := range queues {
+		if n, err := q.push(ctx, copies); err != nil {
+			return transport.FailAll(msgs[n:], err)
 		}
 	}
 	if b.isClosed() {
@@ -110,18 +128,10 @@ func (b *Broker) queuesOf(name string) ([]*queue, error) {
 	if b.closed {
 		return nil, transport.ErrClosed
 	}
-	t := b.topics[name]
-	if t == nil {
-		return nil, nil
+	if t := b.topics[name]; t != nil {
+		return t.all, nil
 	}
-	qs := make([]*queue, 0, len(t.groups)+len(t.ephemeral))
-	for _, q := range t.groups {
-		qs = append(qs, q)
-	}
-	for q := range t.ephemeral {
-		qs = append(qs, q)
-	}
-	return qs, nil
+	return nil, nil
 }
 
 // Subscribe starts handling the messages of topic. It returns once the
@@ -167,14 +177,16 @@ func (b *Broker) attach(name, group string, prefetch int) (*receiver, error) {
 		t = &topic{groups: map[string]*queue{}, ephemeral: map[*queue]struct{}{}}
 		b.topics[name] = t
 	}
-	r := &receiver{slots: make(chan struct{}, prefetch)}
+	r := &receiver{prefetch: prefetch}
 	if group == "" {
 		q := newQueue(b.capacity)
 		t.ephemeral[q] = struct{}{}
+		t.rebuild()
 		r.q = q
 		r.detach = func() {
 			b.mu.Lock()
 			delete(t.ephemeral, q)
+			t.rebuild()
 			b.mu.Unlock()
 			q.close()
 		}
@@ -184,6 +196,7 @@ func (b *Broker) attach(name, group string, prefetch int) (*receiver, error) {
 	if q == nil {
 		q = newQueue(b.capacity)
 		t.groups[group] = q
+		t.rebuild()
 	}
 	r.q = q
 	return r, nil

@@ -56,51 +56,74 @@ func (q *queue) wake() {
 	}
 }
 
-// push stores m, waiting for room. A closed queue (its subscription ended)
-// drops m: it was published, and the subscriber is gone.
-func (q *queue) push(ctx context.Context, m *transport.Message) error {
+// push stores msgs in order, waiting for room; it returns how many it
+// stored. A closed queue (its subscription ended) drops them: they were
+// published, and the subscriber is gone.
+func (q *queue) push(ctx context.Context, msgs []*transport.Message) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for !q.closed && q.ready.len()+q.inflight >= q.capacity {
-		if err := q.wait(ctx); err != nil {
-			return err
+	defer q.wake()
+	for i, m := range msgs {
+		for !q.closed && q.ready.len()+q.inflight >= q.capacity {
+			q.wake() // let consumers take what is stored before we sleep
+			if err := q.wait(ctx); err != nil {
+				return i, err
+			}
 		}
-	}
-	if q.closed {
-		return nil
-	}
-	q.ready.pushBack(stored{m: m})
-	q.wake()
-	return nil
-}
-
-// pop hands out the next message, waiting for one. It returns
-// transport.ErrClosed once the queue is closed.
-func (q *queue) pop(ctx context.Context) (stored, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for q.ready.len() == 0 {
 		if q.closed {
-			return stored{}, transport.ErrClosed
+			return len(msgs), nil
 		}
-		if err := q.wait(ctx); err != nil {
-			return stored{}, err
-		}
+		q.ready.pushBack(stored{m: m})
 	}
-	s := q.ready.popFront()
-	s.attempts++
-	q.inflight++
-	return s, nil
+	return len(msgs), nil
 }
 
-// settle ends a delivery: an acked message leaves the queue, a failed one
-// goes back to its front to be delivered next.
-func (q *queue) settle(s stored, ack bool) {
+// take moves up to len(dst) ready messages into dst, waiting for one while
+// the queue is empty or r has its prefetch of unsettled messages. It
+// returns transport.ErrClosed once the queue is closed.
+func (q *queue) take(ctx context.Context, r *receiver, dst []stored) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.ready.len() == 0 || r.unsettled >= r.prefetch {
+		if q.closed {
+			return 0, transport.ErrClosed
+		}
+		if err := q.wait(ctx); err != nil {
+			return 0, err
+		}
+	}
+	n := min(len(dst), q.ready.len(), r.prefetch-r.unsettled)
+	for i := range n {
+		dst[i] = q.ready.popFront()
+	}
+	q.inflight += n
+	r.unsettled += n
+	return n, nil
+}
+
+// settle ends a delivery of r: an acked message leaves the queue, a failed
+// one goes back to its front to be delivered next.
+func (q *queue) settle(r *receiver, s stored, ack bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.inflight--
+	r.unsettled--
 	if !ack && !q.closed {
 		q.ready.pushFront(s)
+	}
+	q.wake()
+}
+
+// giveBack returns messages r took but never handed out, keeping their order.
+func (q *queue) giveBack(r *receiver, ss []stored) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight -= len(ss)
+	r.unsettled -= len(ss)
+	if !q.closed {
+		for i := len(ss) - 1; i >= 0; i-- {
+			q.ready.pushFront(ss[i])
+		}
 	}
 	q.wake()
 }

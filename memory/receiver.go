@@ -7,39 +7,60 @@ import (
 	"github.com/brokerkit/brokerkit/transport"
 )
 
+// takeBatch is how many messages a receiver moves from its queue per lock.
+const takeBatch = 64
+
 // receiver feeds one subscription from its queue; transport.Serve runs it.
 type receiver struct {
 	q      *queue
-	slots  chan struct{} // one per unsettled message, bounding it by the prefetch
-	detach func()        // ephemeral: remove the queue from its topic
+	detach func() // ephemeral: remove the queue from its topic
+
+	// Guarded by q.mu: messages taken and not settled, bounded by the
+	// subscription's prefetch.
+	prefetch, unsettled int
+
+	// Taken from the queue and not yet handed out; only Serve's intake
+	// goroutine touches them.
+	buf     [takeBatch]stored
+	pending []stored
 }
 
-// Receive hands out the next message as a fresh copy, so that a handler
-// changing its metadata does not touch other groups' copies.
+// delivery is what a handler gets: a fresh copy, so that a handler changing
+// its metadata does not touch other groups' copies, and the stored message
+// it came from, for Settle.
+type delivery struct {
+	msg    transport.Message
+	stored stored
+}
+
 func (r *receiver) Receive(ctx context.Context) (*transport.Message, error) {
-	select {
-	case r.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if len(r.pending) == 0 {
+		n, err := r.q.take(ctx, r, r.buf[:])
+		if err != nil {
+			return nil, err
+		}
+		r.pending = r.buf[:n]
 	}
-	s, err := r.q.pop(ctx)
-	if err != nil {
-		<-r.slots
-		return nil, err
-	}
-	d := *s.m
-	d.Metadata = maps.Clone(s.m.Metadata)
-	d.Attempt = s.attempts
-	transport.SetNative(&d, s)
-	return &d, nil
+	s := r.pending[0]
+	r.pending[0] = stored{}
+	r.pending = r.pending[1:]
+	s.attempts++
+	d := &delivery{msg: *s.m, stored: s}
+	d.msg.Metadata = maps.Clone(s.m.Metadata)
+	d.msg.Attempt = s.attempts
+	transport.SetNative(&d.msg, d)
+	return &d.msg, nil
 }
 
 func (r *receiver) Settle(m *transport.Message, err error) {
-	r.q.settle(transport.Native(m).(stored), err == nil)
-	<-r.slots
+	r.q.settle(r, transport.Native(m).(*delivery).stored, err == nil)
 }
 
+// Close returns what was taken and never handed out, then detaches an
+// ephemeral queue. Serve calls it after every handed-out message was settled.
 func (r *receiver) Close() error {
+	r.q.giveBack(r, r.pending)
+	r.pending = nil
 	if r.detach != nil {
 		r.detach()
 	}

@@ -1,0 +1,88 @@
+package transport_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+func TestCodeOfAndRetryable(t *testing.T) {
+	native := io.ErrUnexpectedEOF
+	cases := []struct {
+		err       error
+		code      transport.Code
+		retryable bool
+	}{
+		{nil, transport.CodeOK, false},
+		{errors.New("boom"), transport.CodeUnknown, true},
+		{transport.Invalidf("empty topic"), transport.CodeInvalid, false},
+		{fmt.Errorf("wrapped: %w", transport.ErrTooLarge), transport.CodeInvalid, false},
+		{transport.ErrNotFound, transport.CodeNotFound, false},
+		{transport.ErrUnauthorized, transport.CodeUnauthorized, false},
+		{transport.ErrClosed, transport.CodeClosed, false},
+		{transport.ErrUnavailable, transport.CodeUnavailable, true},
+		{transport.ErrNotConfirmed, transport.CodeNotConfirmed, true},
+		{context.Canceled, transport.CodeCanceled, true},
+		{fmt.Errorf("op: %w", context.DeadlineExceeded), transport.CodeDeadlineExceeded, true},
+		{transport.Permanent(errors.New("bad payload")), transport.CodePermanent, false},
+		{transport.Permanent(transport.ErrUnavailable), transport.CodePermanent, false},
+		{transport.NewError(transport.CodeUnavailable, "dial", native), transport.CodeUnavailable, true},
+		{transport.FailAll([]*transport.Message{{ID: "a"}}, transport.ErrNotConfirmed), transport.CodeNotConfirmed, true},
+	}
+	for _, c := range cases {
+		if got := transport.CodeOf(c.err); got != c.code {
+			t.Errorf("CodeOf(%v) = %v, want %v", c.err, got, c.code)
+		}
+		if got := transport.Retryable(c.err); got != c.retryable {
+			t.Errorf("Retryable(%v) = %v, want %v", c.err, got, c.retryable)
+		}
+	}
+}
+
+func TestErrorKeepsNativeCause(t *testing.T) {
+	err := transport.NewError(transport.CodeUnavailable, "dial", io.ErrUnexpectedEOF)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Error("native cause not reachable with errors.Is")
+	}
+	if !errors.Is(err, transport.ErrUnavailable) {
+		t.Error("code not matched by its sentinel")
+	}
+	if errors.Is(err, transport.ErrClosed) {
+		t.Error("matched a sentinel of another code")
+	}
+}
+
+func TestPublishError(t *testing.T) {
+	msgs := []*transport.Message{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d"}, {ID: "e"}}
+	err := transport.FailAll(msgs, transport.ErrNotConfirmed)
+	var pe *transport.PublishError
+	if !errors.As(err, &pe) || len(pe.Failed) != 5 || pe.Failed[4].ID != "e" || pe.Failed[4].Index != 4 {
+		t.Fatalf("FailAll: %#v", err)
+	}
+	if !strings.Contains(err.Error(), "and 2 more") {
+		t.Errorf("long list not shortened: %v", err)
+	}
+	if got := transport.FailAll(msgs, context.Canceled); got != context.Canceled {
+		t.Errorf("context error wrapped: %v", got)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	const secret = "s3cr3t-pa55"
+	u, _ := url.Parse("amqp://user:" + secret + "@host:5672/vh")
+	for _, s := range []string{
+		transport.Redact(u),
+		transport.RedactString("amqp://user:" + secret + "@host:5672/vh"),
+		transport.RedactString("amqp://user:" + secret + "@host:5672/%zz"),
+	} {
+		if strings.Contains(s, secret) {
+			t.Errorf("password in %q", s)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package transport_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// fakeReceiver hands out an endless stream of messages and checks that
+// Serve settles each exactly once, and all before Close.
+type fakeReceiver struct {
+	t       *testing.T
+	n       atomic.Int64
+	keyed   bool
+	mu      sync.Mutex
+	settled map[*transport.Message]error
+	open    map[*transport.Message]bool
+	closed  bool
+}
+
+func newFakeReceiver(t *testing.T, keyed bool) *fakeReceiver {
+	return &fakeReceiver{t: t, keyed: keyed, settled: map[*transport.Message]error{}, open: map[*transport.Message]bool{}}
+}
+
+func (r *fakeReceiver) Receive(ctx context.Context) (*transport.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	i := r.n.Add(1)
+	m := &transport.Message{ID: fmt.Sprint(i), Attempt: 1}
+	if r.keyed {
+		m.Key = fmt.Sprint(i % 5)
+	}
+	r.mu.Lock()
+	r.open[m] = true
+	r.mu.Unlock()
+	return m, nil
+}
+
+func (r *fakeReceiver) Settle(m *transport.Message, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.settled[m]; dup {
+		r.t.Errorf("message %s settled twice", m.ID)
+	}
+	if r.closed {
+		r.t.Errorf("message %s settled after Close", m.ID)
+	}
+	r.settled[m] = err
+	delete(r.open, m)
+}
+
+func (r *fakeReceiver) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if len(r.open) != 0 {
+		r.t.Errorf("Close with %d messages unsettled", len(r.open))
+	}
+	return nil
+}
+
+func TestServeSettlesEverythingOnce(t *testing.T) {
+	for _, keyed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keyed=%v", keyed), func(t *testing.T) {
+			r := newFakeReceiver(t, keyed)
+			var handled atomic.Int64
+			cfg, _ := transport.NewSubscribeConfig(transport.WithConcurrency(4), transport.WithBackoff(0, 0))
+			s := transport.Serve(context.Background(), r, func(_ context.Context, m *transport.Message) error {
+				if handled.Add(1)%3 == 0 {
+					return errors.New("fail")
+				}
+				if handled.Load()%7 == 0 {
+					panic("boom")
+				}
+				return nil
+			}, cfg)
+			time.Sleep(50 * time.Millisecond)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			var acked, failed, panics, notHandled int
+			for _, err := range r.settled {
+				var pe *transport.PanicError
+				switch {
+				case err == nil:
+					acked++
+				case errors.As(err, &pe):
+					panics++
+				case errors.Is(err, transport.ErrClosed):
+					notHandled++
+				default:
+					failed++
+				}
+			}
+			if acked == 0 || failed == 0 || panics == 0 {
+				t.Errorf("acked %d, failed %d, panics %d: want some of each", acked, failed, panics)
+			}
+			if int64(acked+failed+panics) != handled.Load() {
+				t.Errorf("%d handler calls but %d settled as handled", handled.Load(), acked+failed+panics)
+			}
+			t.Logf("received %d: acked %d, failed %d, panicked %d, returned unhandled %d",
+				len(r.settled), acked, failed, panics, notHandled)
+		})
+	}
+}
+
+func TestServeReceiveErrorEndsSubscription(t *testing.T) {
+	boom := errors.New("connection gone for good")
+	r := &failingReceiver{err: boom}
+	cfg, _ := transport.NewSubscribeConfig()
+	s := transport.Serve(context.Background(), r, func(context.Context, *transport.Message) error { return nil }, cfg)
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscription did not end")
+	}
+	if !errors.Is(s.Err(), boom) || !errors.Is(s.Close(), boom) {
+		t.Errorf("Err %v, want %v", s.Err(), boom)
+	}
+}
+
+type failingReceiver struct{ err error }
+
+func (f *failingReceiver) Receive(context.Context) (*transport.Message, error) { return nil, f.err }
+func (f *failingReceiver) Settle(*transport.Message, error)                    {}
+func (f *failingReceiver) Close() error                                        { return nil }
