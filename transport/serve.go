@@ -152,18 +152,20 @@ func (d *dispatcher) intake(ctx context.Context) {
 }
 
 // route hands m to a worker, blocking while they are busy; it returns false
-// when the subscription stops first.
+// when the subscription stops first. The non-blocking try first is the
+// common case and avoids a full select.
 func (d *dispatcher) route(m *Message) bool {
+	ch := d.anyWorker
 	if m.Key != "" {
-		select {
-		case d.keyed[shard(m.Key, len(d.keyed))] <- m:
-			return true
-		case <-d.stopping:
-			return false
-		}
+		ch = d.keyed[shard(m.Key, len(d.keyed))]
 	}
 	select {
-	case d.anyWorker <- m:
+	case ch <- m:
+		return true
+	default:
+	}
+	select {
+	case ch <- m:
 		return true
 	case <-d.stopping:
 		return false
