@@ -54,3 +54,17 @@ func TestKafkaFromEnvironment(t *testing.T) {
 		t.Fatalf("URL %q", got)
 	}
 }
+
+func TestRabbitMQNamesTheVariable(t *testing.T) {
+	t.Setenv(EnvAMQPURL, "")
+	t.Setenv(EnvRequire, "")
+	r := &recorder{TB: t}
+	RabbitMQ(r)
+	if !r.skipped {
+		t.Error("RabbitMQ without AMQP_URL did not skip")
+	}
+	t.Setenv(EnvAMQPURL, "amqp://guest:guest@127.0.0.1:5672/")
+	if got := RabbitMQ(t); got != "amqp://guest:guest@127.0.0.1:5672/" {
+		t.Errorf("RabbitMQ() = %q", got)
+	}
+}
