@@ -1,0 +1,205 @@
+package amqp_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brokerkit/brokerkit/amqp"
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+func TestUnknownURLOption(t *testing.T) {
+	for _, raw := range []string{
+		"amqp://guest:s3cret@127.0.0.1:5672/?bogus=1",
+		"amqp://guest:s3cret@127.0.0.1:5672/?quorum=maybe",
+		"amqp://guest:s3cret@127.0.0.1:5672/?channels=0",
+		"amqp://guest:s3cret@127.0.0.1:5672/?exchange_type=nonsense",
+		"amqp://guest:s3cret@127.0.0.1:5672/?dead_letter_routing_key=x",
+		"amqp://guest:s3cret@127.0.0.1:5672/?heartbeat=-1",
+		"amqps://guest:s3cret@127.0.0.1:5672/?message_ttl=10",
+		"amqp://guest:s3cret@127.0.0.1:5672/?prefetch=x",
+		"amqp://guest:s3cret@127.0.0.1:5672/?mandatory=true&confirms=false",
+	} {
+		_, err := amqp.NewPublisher(raw)
+		if !errors.Is(err, transport.ErrInvalid) {
+			t.Errorf("NewPublisher(%s): %v, want ErrInvalid", raw, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+		if _, err := transport.OpenSubscriber(context.Background(), raw); !errors.Is(err, transport.ErrInvalid) {
+			t.Errorf("OpenSubscriber(%s): %v, want ErrInvalid", raw, err)
+		}
+	}
+	_, err := amqp.NewPublisher("amqp://guest:s3cret@127.0.0.1:5672/?bogus=1")
+	if !strings.Contains(err.Error(), `"bogus"`) {
+		t.Errorf("the error does not name the unknown option: %v", err)
+	}
+}
+
+func TestMalformedURLHidesPassword(t *testing.T) {
+	for _, raw := range []string{
+		"amqp://guest:s3cret@127.0.0.1:port/",
+		"amqp://guest:s3cret@[::1/",
+		"http://guest:s3cret@127.0.0.1/",
+	} {
+		_, err := amqp.NewSubscriber(raw)
+		if !errors.Is(err, transport.ErrInvalid) {
+			t.Errorf("NewSubscriber(%s): %v, want ErrInvalid", raw, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}
+
+func TestBadPublishInput(t *testing.T) {
+	// Checked before anything is sent: no broker needed.
+	pub, err := amqp.NewPublisher("amqp://guest:guest@127.0.0.1:1/", amqp.WithMaxPayload(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	ctx := context.Background()
+	long := strings.Repeat("x", 256)
+	for name, err := range map[string]error{
+		"empty topic":        pub.Publish(ctx, "", &transport.Message{}),
+		"nil message":        pub.Publish(ctx, "t", nil),
+		"reserved topic":     pub.Publish(ctx, "amq.topic", &transport.Message{}),
+		"long topic":         pub.Publish(ctx, long, &transport.Message{}),
+		"long routing key":   pub.Publish(ctx, "t", &transport.Message{Key: long}),
+		"long header name":   pub.Publish(ctx, "t", &transport.Message{Metadata: transport.Metadata{long: "v"}}),
+		"payload over limit": pub.Publish(ctx, "t", &transport.Message{Payload: make([]byte, 11)}),
+	} {
+		if !errors.Is(err, transport.ErrInvalid) && !errors.Is(err, transport.ErrTooLarge) {
+			t.Errorf("%s: %v, want ErrInvalid or ErrTooLarge", name, err)
+		}
+		if transport.Retryable(err) {
+			t.Errorf("%s: %v classified as retryable", name, err)
+		}
+	}
+}
+
+func TestBadSubscribeInput(t *testing.T) {
+	sub, err := amqp.NewSubscriber("amqp://guest:guest@127.0.0.1:1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ok := func(context.Context, *transport.Message) error { return nil }
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"empty topic":    subErr(sub.Subscribe(ctx, "", ok)),
+		"nil handler":    subErr(sub.Subscribe(ctx, "t", nil)),
+		"reserved topic": subErr(sub.Subscribe(ctx, "amq.direct", ok)),
+		"huge prefetch":  subErr(sub.Subscribe(ctx, "t", ok, transport.WithPrefetch(70000))),
+	} {
+		if !errors.Is(err, transport.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	for name, o := range map[string]amqp.Option{
+		"nil option":      nil,
+		"channels":        amqp.WithChannels(0),
+		"window":          amqp.WithConfirmWindow(-1),
+		"payload":         amqp.WithMaxPayload(0),
+		"ttl":             amqp.WithMessageTTL(time.Microsecond),
+		"max length":      amqp.WithMaxLength(0),
+		"exchange type":   amqp.WithExchangeType("round-robin"),
+		"queue name":      amqp.WithQueueName(nil),
+		"routing key":     amqp.WithRoutingKey(nil),
+		"backoff":         amqp.WithReconnectBackoff(time.Second, time.Millisecond),
+		"tls":             amqp.WithTLS(nil),
+		"logger":          amqp.WithLogger(nil),
+		"prefetch":        amqp.WithDefaultPrefetch(0),
+		"binding key":     amqp.WithBindingKey(strings.Repeat("k", 256)),
+		"dead letter":     amqp.WithDeadLetterExchange(strings.Repeat("d", 256), ""),
+		"queue arguments": amqp.WithQueueArgs(map[string]any{"x-bad": struct{}{}}),
+	} {
+		if _, err := amqp.NewPublisher("amqp://127.0.0.1/", o); !errors.Is(err, transport.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+// subErr closes a subscription that should not have started.
+func subErr(s *transport.Subscription, err error) error {
+	if s != nil {
+		s.Close()
+	}
+	return err
+}
+
+// TestUnreachable: a refused port and a peer that accepts but never speaks
+// AMQP both fail within the context's deadline.
+func TestUnreachable(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, say nothing
+		}
+	}()
+	refused, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedAddr := refused.Addr().String()
+	refused.Close()
+
+	for name, addr := range map[string]string{"refused": refusedAddr, "silent": silent.Addr().String()} {
+		t.Run(name, func(t *testing.T) {
+			raw := "amqp://guest:s3cret@" + addr + "/"
+			pub, err := amqp.NewPublisher(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pub.Close()
+			sub, err := amqp.NewSubscriber(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+
+			for op, call := range map[string]func(context.Context) error{
+				"publish": func(ctx context.Context) error {
+					return pub.Publish(ctx, "t", &transport.Message{Payload: []byte("x")})
+				},
+				"subscribe": func(ctx context.Context) error {
+					return subErr(sub.Subscribe(ctx, "t", func(context.Context, *transport.Message) error { return nil }))
+				},
+			} {
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				done := make(chan error, 1)
+				go func() { done <- call(ctx) }()
+				select {
+				case err = <-done:
+				case <-time.After(wait):
+					t.Fatalf("%s did not return after its context ended", op)
+				}
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("%s: %v, want a DeadlineExceeded error", op, err)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("%s: the error shows the password: %v", op, err)
+				}
+			}
+		})
+	}
+}

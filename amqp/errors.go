@@ -1,0 +1,97 @@
+package amqp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// errConfirmLost fails the messages whose channel closed before the broker
+// confirmed them: they may or may not have been stored.
+var errConfirmLost = transport.NewError(transport.CodeNotConfirmed, "publish",
+	fmt.Errorf("%w: the channel closed before the broker confirmed the message", transport.ErrNotConfirmed))
+
+// errNotSent fails the messages of a Publish call that were not written
+// yet when their channel closed: nothing of them reached the broker.
+var errNotSent = transport.NewError(transport.CodeUnavailable, "publish",
+	fmt.Errorf("%w: the channel closed before the message was sent", transport.ErrUnavailable))
+
+// errNacked fails the messages the broker nacked (an internal error in the
+// queue process, or a queue overflowing with x-overflow=reject-publish).
+var errNacked = transport.NewError(transport.CodeNotConfirmed, "publish",
+	fmt.Errorf("%w: the broker nacked the message", transport.ErrNotConfirmed))
+
+// errUnroutable fails mandatory messages that no queue received.
+func errUnroutable(r amqp.Return) error {
+	return transport.NewError(transport.CodeNotConfirmed, "publish",
+		fmt.Errorf("%w: unroutable: exchange %q routing key %q: %d %s",
+			transport.ErrNotConfirmed, r.Exchange, r.RoutingKey, r.ReplyCode, r.ReplyText))
+}
+
+// wrap classifies an amqp091-go or network error for the portable API; the
+// native error (*amqp.Error, *net.OpError...) stays reachable with errors.As.
+func wrap(op string, err error) error {
+	if err == nil || err == context.Canceled || err == context.DeadlineExceeded {
+		return err
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return err
+	}
+	return transport.NewError(codeOf(err), op, err)
+}
+
+func codeOf(err error) transport.Code {
+	var ae *amqp.Error
+	if errors.As(err, &ae) {
+		switch ae.Code {
+		case amqp.AccessRefused, amqp.NotAllowed:
+			return transport.CodeUnauthorized
+		case amqp.NotFound:
+			return transport.CodeNotFound
+		case amqp.PreconditionFailed, amqp.ContentTooLarge, amqp.SyntaxError, amqp.CommandInvalid,
+			amqp.NotImplemented:
+			return transport.CodeInvalid
+		}
+		// ErrClosed, connection-forced, resource errors, channel errors, and
+		// FrameError, which amqp091-go also reports for a network read that
+		// failed: a new connection or channel may succeed.
+		return transport.CodeUnavailable
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
+		return transport.CodeUnavailable
+	}
+	return transport.CodeUnknown
+}
+
+// retryable reports whether a new connection or channel may succeed where
+// err failed.
+func retryable(err error) bool {
+	if err == context.Canceled || err == context.DeadlineExceeded {
+		return false
+	}
+	switch codeOf(err) {
+	case transport.CodeUnavailable, transport.CodeUnknown:
+		return true
+	}
+	return false
+}
+
+// deadlineError reports that ctx ended while the broker was failing: it
+// matches both the context error (errors.Is) and the broker's.
+func deadlineError(op string, ctx context.Context, last error) error {
+	if last == nil || errors.Is(last, ctx.Err()) {
+		return ctx.Err()
+	}
+	return transport.NewError(codeOf(last), op, fmt.Errorf("%w (last error: %w)", ctx.Err(), last))
+}

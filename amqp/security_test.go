@@ -1,0 +1,169 @@
+package amqp_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/brokerkit/brokerkit/amqp"
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// lockedBuffer is a log sink safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// withPassword returns the broker URL with its password replaced.
+func withPassword(t *testing.T, raw, password string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := "guest"
+	if u.User != nil {
+		user = u.User.Username()
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String()
+}
+
+// TestWrongPassword: refused credentials are a clear ErrUnauthorized error,
+// at once rather than at the context's deadline, and neither the error nor
+// the log shows the password.
+func TestWrongPassword(t *testing.T) {
+	e := newEnv(t)
+	const password = "wrong-Pa55word-xyzzy"
+	raw := withPassword(t, e.url, password)
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	pub, err := amqp.NewPublisher(raw, amqp.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	sub, err := amqp.NewSubscriber(raw, amqp.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	errs := map[string]error{
+		"publish": pub.Publish(ctx, e.names.topic(), &transport.Message{Payload: []byte("x")}),
+		"subscribe": subErr(sub.Subscribe(ctx, e.names.topic(),
+			func(context.Context, *transport.Message) error { return nil })),
+	}
+	if ctx.Err() != nil {
+		t.Fatal("refused credentials were retried until the context ended")
+	}
+	for op, err := range errs {
+		if !errors.Is(err, transport.ErrUnauthorized) {
+			t.Errorf("%s: %v, want ErrUnauthorized", op, err)
+		}
+		if transport.Retryable(err) {
+			t.Errorf("%s: refused credentials classified as retryable", op)
+		}
+		var ae *amqp091.Error
+		if !errors.As(err, &ae) {
+			t.Errorf("%s: the *amqp091.Error is not reachable with errors.As: %v", op, err)
+		}
+		if strings.Contains(err.Error(), password) {
+			t.Errorf("%s: the error shows the password: %v", op, err)
+		}
+		t.Logf("%s: %v", op, err)
+	}
+	if strings.Contains(logs.String(), password) {
+		t.Errorf("the log shows the password:\n%s", logs.String())
+	}
+}
+
+// TestTLSToPlainPort: amqps:// against a port that speaks plain AMQP fails
+// the handshake with an error, not a hang, and without the password.
+func TestTLSToPlainPort(t *testing.T) {
+	e := newEnv(t)
+	u, _ := url.Parse(withPassword(t, e.url, "tls-s3cret"))
+	u.Scheme = "amqps"
+	if u.Port() == "" {
+		u.Host += ":5672"
+	}
+	pub, err := amqp.NewPublisher(u.String(), amqp.WithTLS(&tls.Config{MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err = pub.Publish(ctx, e.names.topic(), &transport.Message{})
+	if err == nil {
+		t.Fatal("publishing over TLS to a plain port succeeded")
+	}
+	if strings.Contains(err.Error(), "tls-s3cret") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+// TestAdoptedConnection: publishers and subscribers on a connection the
+// caller owns work, and closing them leaves the connection open.
+func TestAdoptedConnection(t *testing.T) {
+	e := newEnv(t)
+	conn, err := amqp091.Dial(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pub, err := amqp.NewPublisherFromConnection(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := amqp.NewSubscriberFromConnection(conn, amqp.WithQueueName(e.names.queueName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := e.names.topic()
+	c := newCollector()
+	if _, err := sub.Subscribe(ctxFor(t), topic, c.handle, transport.WithGroup(e.names.group())); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("adopted")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.waitFor(t, 1); string(got[0].Payload) != "adopted" {
+		t.Errorf("payload %q", got[0].Payload)
+	}
+	pub.Close()
+	sub.Close()
+	if conn.IsClosed() {
+		t.Fatal("closing the publisher and subscriber closed the adopted connection")
+	}
+	if _, err := amqp.NewPublisherFromConnection(conn, amqp.WithTLS(&tls.Config{})); !errors.Is(err, transport.ErrInvalid) {
+		t.Errorf("WithTLS on an adopted connection: %v, want ErrInvalid", err)
+	}
+	if _, err := amqp.NewSubscriberFromConnection(nil); !errors.Is(err, transport.ErrInvalid) {
+		t.Errorf("nil connection: %v, want ErrInvalid", err)
+	}
+}

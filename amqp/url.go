@@ -1,0 +1,208 @@
+package amqp
+
+import (
+	"context"
+	"net/url"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// The URL schemes this package registers:
+//
+//	amqp://user:pass@host:5672/vhost?exchange_type=topic&quorum=true
+//	amqps://user:pass@host:5671/vhost?cacertfile=/etc/ca.pem
+//
+// The path is the vhost ("/" is the default vhost; "/%2f" also names it).
+// Query options (unknown ones are an error), each the same as the option
+// named after it:
+//
+//	exchange_type=topic|direct|fanout|headers|x-...   WithExchangeType
+//	existing=true                      WithExistingTopology
+//	binding_key=KEY                    WithBindingKey
+//	quorum=true                        WithQuorumQueues
+//	dead_letter_exchange=NAME          WithDeadLetterExchange, with
+//	dead_letter_routing_key=KEY        its routing key (optional)
+//	message_ttl=DURATION               WithMessageTTL (Go duration: 30s, 10m)
+//	max_length=N                       WithMaxLength
+//	confirms=false                     WithConfirms
+//	mandatory=true                     WithMandatory
+//	persistent=false                   WithPersistent
+//	timestamp_ms=true                  WithTimestampMillis
+//	channels=N                         WithChannels
+//	confirm_window=N                   WithConfirmWindow
+//	max_payload=N                      WithMaxPayload
+//	prefetch=N                         WithDefaultPrefetch
+//	connection_name=NAME               WithConnectionName
+//	reconnect_min=DURATION             WithReconnectBackoff, with
+//	reconnect_max=DURATION             (either may be left out)
+//
+// RabbitMQ's own URI parameters are passed to amqp091-go as they are:
+// heartbeat (seconds), connection_timeout (milliseconds), channel_max,
+// auth_mechanism, and for amqps:// cacertfile, certfile, keyfile and
+// server_name_indication (ignored when WithTLS is given).
+const (
+	Scheme    = "amqp"
+	SchemeTLS = "amqps"
+)
+
+// passThrough are RabbitMQ's URI query parameters, which amqp091-go reads.
+var passThrough = []string{"heartbeat", "connection_timeout", "channel_max", "auth_mechanism",
+	"cacertfile", "certfile", "keyfile", "server_name_indication"}
+
+func init() {
+	transport.Register(Scheme, opener{})
+	transport.Register(SchemeTLS, opener{})
+}
+
+type opener struct{}
+
+func (opener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher, error) {
+	dial, opts, err := ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return newPublisher(dial, opts)
+}
+
+func (opener) OpenSubscriber(_ context.Context, u *url.URL) (transport.Subscriber, error) {
+	dial, opts, err := ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return newSubscriber(dial, opts)
+}
+
+// ParseURL reads an amqp:// or amqps:// URL into the URL amqp091-go dials
+// (without brokerkit's options) and the options its query string sets.
+// Errors name the problem and show the URL with its password redacted.
+func ParseURL(u *url.URL) (*url.URL, []Option, error) {
+	fail := func(format string, args ...any) error {
+		return transport.Invalidf("amqp: URL %s: "+format, append([]any{transport.Redact(u)}, args...)...)
+	}
+	if u.Scheme != Scheme && u.Scheme != SchemeTLS {
+		return nil, nil, fail("scheme is %q, want %q or %q", u.Scheme, Scheme, SchemeTLS)
+	}
+	if u.Opaque != "" {
+		return nil, nil, fail("want %s://host..., with two slashes", u.Scheme)
+	}
+
+	q := transport.NewQuery(u)
+	var opts []Option
+	add := func(o Option) { opts = append(opts, o) }
+
+	if s := q.String("exchange_type", ""); s != "" {
+		add(WithExchangeType(s))
+	}
+	if q.Bool("existing", false) {
+		add(WithExistingTopology())
+	}
+	if q.Has("binding_key") {
+		add(WithBindingKey(q.String("binding_key", "")))
+	}
+	if q.Bool("quorum", false) {
+		add(WithQuorumQueues())
+	}
+	if dlx := q.String("dead_letter_exchange", ""); dlx != "" {
+		add(WithDeadLetterExchange(dlx, q.String("dead_letter_routing_key", "")))
+	} else if q.Has("dead_letter_routing_key") {
+		q.Fail("dead_letter_routing_key needs dead_letter_exchange")
+	}
+	if q.Has("message_ttl") {
+		add(WithMessageTTL(q.Duration("message_ttl", 0)))
+	}
+	for _, b := range []struct {
+		key string
+		def bool
+		opt func(bool) Option
+	}{
+		{"confirms", true, WithConfirms},
+		{"mandatory", false, WithMandatory},
+		{"persistent", true, WithPersistent},
+		{"timestamp_ms", false, WithTimestampMillis},
+	} {
+		if q.Has(b.key) {
+			add(b.opt(q.Bool(b.key, b.def)))
+		}
+	}
+	for _, o := range []struct {
+		key string
+		opt func(int) Option
+	}{
+		{"max_length", WithMaxLength},
+		{"channels", WithChannels},
+		{"confirm_window", WithConfirmWindow},
+		{"max_payload", WithMaxPayload},
+		{"prefetch", WithDefaultPrefetch},
+	} {
+		if q.Has(o.key) {
+			add(o.opt(q.Int(o.key, 0)))
+		}
+	}
+	if q.Has("connection_name") {
+		add(WithConnectionName(q.String("connection_name", "")))
+	}
+	if q.Has("reconnect_min") || q.Has("reconnect_max") {
+		add(WithReconnectBackoff(q.Duration("reconnect_min", DefaultReconnectMin),
+			q.Duration("reconnect_max", DefaultReconnectMax)))
+	}
+
+	dial := *u
+	pass := url.Values{}
+	all := u.Query()
+	for _, k := range passThrough {
+		if q.Has(k) {
+			pass[k] = all[k]
+		}
+	}
+	dial.RawQuery = pass.Encode()
+	dial.Fragment, dial.RawFragment = "", ""
+
+	if err := q.Err(); err != nil {
+		return nil, nil, fail("%v", err)
+	}
+	// Apply everything once, so that a bad value is reported now, by the
+	// URL, rather than at the first connection.
+	if _, err := newURLConfig(&dial, opts); err != nil {
+		return nil, nil, fail("%v", err)
+	}
+	return &dial, opts, nil
+}
+
+// newURLConfig builds the configuration for a broker URL: it checks the URL
+// with amqp091-go's parser and reads its connection timeout.
+func newURLConfig(u *url.URL, opts []Option) (*config, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	uri, err := amqp.ParseURI(u.String())
+	if err != nil {
+		// Its errors quote parameters, never the user information.
+		return nil, transport.Invalidf("amqp: URL %s: %v", transport.Redact(u), err)
+	}
+	if uri.ConnectionTimeout > 0 {
+		cfg.connectTimeout = time.Duration(uri.ConnectionTimeout) * time.Millisecond
+	}
+	if cfg.tls != nil && u.Scheme == Scheme {
+		// WithTLS on an amqp:// URL: amqp091-go only does TLS for amqps.
+		v := *u
+		v.Scheme = SchemeTLS
+		u = &v
+	}
+	cfg.dialURL = u.String()
+	cfg.redacted = transport.Redact(u)
+	return cfg, nil
+}
+
+// parseRaw parses a URL given as text, without quoting it (and its password)
+// in the error as url.Parse does.
+func parseRaw(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, transport.Invalidf("amqp: malformed URL %s", transport.RedactString(raw))
+	}
+	return u, nil
+}

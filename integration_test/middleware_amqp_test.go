@@ -1,0 +1,78 @@
+package integration_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/brokerkit/brokerkit/amqp"
+	"github.com/brokerkit/brokerkit/brokertest"
+	"github.com/brokerkit/brokerkit/middleware/middlewaretest"
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// The middleware scenarios on RabbitMQ at AMQP_URL.
+func TestMiddlewareOnRabbitMQ(t *testing.T) {
+	url := brokertest.RabbitMQ(t)
+	// Remember every topic and group, to delete the exchanges and the
+	// groups' durable queues afterwards.
+	var mu sync.Mutex
+	var topics, groups []string
+	t.Cleanup(func() { deleteTopology(t, url, topics, groups) })
+	middlewaretest.Run(t, middlewaretest.Harness{
+		NewPublisher: func(t testing.TB) transport.Publisher {
+			p, err := amqp.NewPublisher(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		},
+		NewSubscriber: func(t testing.TB) transport.Subscriber {
+			s, err := amqp.NewSubscriber(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		NewTopic: func(t testing.TB) string {
+			name := middlewaretest.UniqueName(t, "mwtopic")
+			mu.Lock()
+			topics = append(topics, name)
+			mu.Unlock()
+			return name
+		},
+		NewGroup: func(t testing.TB) string {
+			name := middlewaretest.UniqueName(t, "mwgroup")
+			mu.Lock()
+			groups = append(groups, name)
+			mu.Unlock()
+			return name
+		},
+		System:  "rabbitmq",
+		Timeout: time.Minute,
+	})
+}
+
+func deleteTopology(t *testing.T, url string, topics, groups []string) {
+	conn, err := amqp091.Dial(url)
+	if err != nil {
+		t.Logf("cleanup: cannot reach %s to delete the test topology: %v", transport.RedactString(url), err)
+		return
+	}
+	defer conn.Close()
+	for _, topic := range topics {
+		for _, group := range groups {
+			// A channel is closed by a failed delete: one per call.
+			if ch, err := conn.Channel(); err == nil {
+				_, _ = ch.QueueDelete(amqp.DefaultQueueName(topic, group), false, false, false)
+				_ = ch.Close()
+			}
+		}
+		if ch, err := conn.Channel(); err == nil {
+			_ = ch.ExchangeDelete(topic, false, false)
+			_ = ch.Close()
+		}
+	}
+}
