@@ -296,5 +296,3 @@ func (b *backoff) wait(ctx context.Context) bool {
 		return false
 	}
 }
-
-func (b *backoff) reset() { b.next = 0 }

@@ -2,7 +2,6 @@ package amqp_test
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,18 +14,6 @@ import (
 )
 
 const wait = 20 * time.Second
-
-// brokerURL returns AMQP_URL, or skips t (fails it with BROKERTEST_REQUIRE=1)
-// when it is not set.
-func brokerURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv(brokertest.EnvAMQPURL)
-	if u == "" {
-		brokertest.Unavailable(t, "amqp: set %s (e.g. amqp://guest:guest@127.0.0.1:5672/) to run the RabbitMQ tests",
-			brokertest.EnvAMQPURL)
-	}
-	return u
-}
 
 // admin is a raw amqp091 connection for setting up and tearing down
 // topology, independent of the code under test.
@@ -115,7 +102,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	url := brokerURL(t)
+	url := brokertest.RabbitMQ(t)
 	a := newAdmin(t, url)
 	return &env{url: url, admin: a, names: newNames(t, a)}
 }

@@ -73,11 +73,20 @@ func TestWrongPassword(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	errs := map[string]error{
-		"publish": pub.Publish(ctx, e.names.topic(), &transport.Message{Payload: []byte("x")}),
-		"subscribe": subErr(sub.Subscribe(ctx, e.names.topic(),
-			func(context.Context, *transport.Message) error { return nil })),
-	}
+	// RabbitMQ waits about 3s before refusing a login: try both at once.
+	var pubErr, subErrv error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		pubErr = pub.Publish(ctx, e.names.topic(), &transport.Message{Payload: []byte("x")})
+	}()
+	go func() {
+		defer wg.Done()
+		subErrv = subErr(sub.Subscribe(ctx, e.names.topic(), func(context.Context, *transport.Message) error { return nil }))
+	}()
+	wg.Wait()
+	errs := map[string]error{"publish": pubErr, "subscribe": subErrv}
 	if ctx.Err() != nil {
 		t.Fatal("refused credentials were retried until the context ended")
 	}
