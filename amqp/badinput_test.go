@@ -98,6 +98,7 @@ func TestBadSubscribeInput(t *testing.T) {
 		"nil handler":    subErr(sub.Subscribe(ctx, "t", nil)),
 		"reserved topic": subErr(sub.Subscribe(ctx, "amq.direct", ok)),
 		"huge prefetch":  subErr(sub.Subscribe(ctx, "t", ok, transport.WithPrefetch(70000))),
+		"start oldest":   subErr(sub.Subscribe(ctx, "t", ok, transport.WithStart(transport.StartOldest))),
 	} {
 		if !errors.Is(err, transport.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)

@@ -72,6 +72,11 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string, h transport.Ha
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Start == transport.StartOldest {
+		// A queue holds what was routed to it since it was bound; there is
+		// no log to start from, and silently starting from now would lie.
+		return nil, transport.Invalidf("amqp: WithStart(StartOldest) is not supported: a RabbitMQ queue keeps no history from before it was bound")
+	}
 	if cfg.Prefetch > 65535 {
 		return nil, transport.Invalidf("amqp: prefetch %d: basic.qos takes at most 65535", cfg.Prefetch)
 	}
