@@ -84,7 +84,7 @@ func Serve(ctx context.Context, r Receiver, h Handler, cfg SubscribeConfig) *Sub
 	for i := range d.keyed {
 		d.keyed[i] = make(chan *Message, 1)
 	}
-	d.anyWorker = make(chan *Message, cfg.Concurrency)
+	d.anyWorker = make(chan *Message, cfg.Prefetch)
 
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	var intake sync.WaitGroup
@@ -123,7 +123,7 @@ type dispatcher struct {
 	cfg SubscribeConfig
 
 	keyed     []chan *Message // one per worker, for keyed messages
-	anyWorker chan *Message   // keyless messages, taken by any free worker; buffered so intake rarely waits for a hand-off
+	anyWorker chan *Message   // keyless messages, taken by any free worker; buffered up to the prefetch, which bounds them anyway
 	workers   sync.WaitGroup
 
 	stopping       chan struct{} // closed when intake stops
