@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"syscall"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -65,13 +62,7 @@ func codeOf(err error) transport.Code {
 		// failed: a new connection or channel may succeed.
 		return transport.CodeUnavailable
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
-		return transport.CodeUnavailable
-	}
-	return transport.CodeUnknown
+	return transport.CodeOf(err) // network errors, sentinels, context errors
 }
 
 // retryable reports whether a new connection or channel may succeed where

@@ -3,9 +3,6 @@ package kafka
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
-	"syscall"
 
 	kafka "github.com/segmentio/kafka-go"
 
@@ -46,13 +43,7 @@ func codeOf(err error) transport.Code {
 		}
 		return transport.CodeUnknown
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
-		return transport.CodeUnavailable
-	}
-	return transport.CodeUnknown
+	return transport.CodeOf(err) // network errors, sentinels, context errors
 }
 
 // retryable reports whether sending the same request again may succeed.

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -97,8 +100,9 @@ var sentinelCodes = map[error]Code{
 	ErrNotConfirmed: CodeNotConfirmed,
 }
 
-// Code classifies err: CodeOK for nil, the code of the first *Error or
-// sentinel in its chain, and CodeUnknown otherwise.
+// CodeOf classifies err: CodeOK for nil, the code of the first *Error or
+// sentinel in its chain, CodeUnavailable for a network error (refused,
+// reset, EOF, timeout), and CodeUnknown otherwise.
 func CodeOf(err error) Code {
 	if err == nil {
 		return CodeOK
@@ -122,7 +126,19 @@ func CodeOf(err error) Code {
 			return c
 		}
 	}
+	if networkError(err) {
+		return CodeUnavailable
+	}
 	return CodeUnknown
+}
+
+// networkError reports a failed or dropped connection, which a new
+// connection may get past.
+func networkError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 // Retryable reports whether doing the same thing again may succeed: false for

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/brokerkit/brokerkit/transport"
@@ -83,6 +85,20 @@ func TestRedact(t *testing.T) {
 	} {
 		if strings.Contains(s, secret) {
 			t.Errorf("password in %q", s)
+		}
+	}
+}
+
+func TestNetworkErrorsAreUnavailable(t *testing.T) {
+	for _, err := range []error{
+		io.EOF,
+		fmt.Errorf("read: %w", io.ErrUnexpectedEOF),
+		&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED},
+		fmt.Errorf("write: %w", syscall.EPIPE),
+		net.ErrClosed,
+	} {
+		if got := transport.CodeOf(err); got != transport.CodeUnavailable {
+			t.Errorf("CodeOf(%v) = %v, want Unavailable", err, got)
 		}
 	}
 }
