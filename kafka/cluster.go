@@ -21,8 +21,9 @@ import (
 const requestTimeout = 30 * time.Second
 
 // cluster is what a Publisher or Subscriber uses to reach the brokers: a
-// kafka-go Transport for produce, fetch and metadata requests, and a Dialer
-// for the consumer group coordinator, which kafka-go reaches over a Conn.
+// kafka-go Transport for produce, metadata and offset requests, and a Dialer
+// for the connections a subscriber holds, over kafka-go Conns: to the
+// consumer group coordinator and to the partition leaders it fetches from.
 type cluster struct {
 	cfg          *config
 	addr         net.Addr
@@ -50,7 +51,7 @@ func newCluster(cfg *config) *cluster {
 		c.ownTransport = true
 	case c.dialer == nil:
 		c.dialer = &kafka.Dialer{ClientID: c.transport.ClientID, Timeout: 10 * time.Second, DualStack: true,
-			TLS: c.transport.TLS, SASLMechanism: c.transport.SASL}
+			TLS: c.transport.TLS, SASLMechanism: c.transport.SASL, DialFunc: c.transport.Dial}
 	}
 	c.client = &kafka.Client{Addr: c.addr, Transport: c.transport, Timeout: requestTimeout}
 	return c

@@ -52,6 +52,15 @@
 // its handlers on them, commits, and only then rejoins: a partition's next
 // owner never handles a message the previous one is still handling.
 //
+// A subscription reads each of its partitions over a connection of its own
+// to the partition's leader, as kafka-go's Reader does, and decodes fetch
+// responses (at most WithFetchMaxBytes each) as they stream in, handing
+// them to the handlers in chunks of up to 256 messages while it reads on.
+// So a partition holds at most two decoded chunks ahead of its handlers;
+// transport.WithPrefetch does not apply. A partition whose commit point a
+// failing message holds back stops fetching once 4096 messages after it
+// are unfinished.
+//
 // Limits: a retried message is handled again after the later messages of
 // its key that the dispatcher had already taken (at most one per worker);
 // partitions added to a topic are not picked up by subscriptions without a

@@ -31,6 +31,10 @@ const (
 	DefaultRebalanceTimeout  = 30 * time.Second
 	DefaultFetchMaxBytes     = 1 << 20
 	DefaultFetchMaxWait      = 500 * time.Millisecond
+
+	// maxFetchMaxBytes keeps a fetch request's size within the protocol's
+	// int32, with room for kafka-go's response overhead.
+	maxFetchMaxBytes = 1 << 30
 )
 
 type config struct {
@@ -166,11 +170,13 @@ func saslMechanism(name, user, password string) (sasl.Mechanism, error) {
 		name, SASLPlain, SASLScramSHA256, SASLScramSHA512)
 }
 
-// WithTransport adopts an existing kafka-go Transport for produce, fetch and
-// metadata requests, with its TLS, SASL and dial settings; brokerkit does not
-// close it. Unless WithDialer is also given, the consumer group coordinator is
-// reached with a Dialer carrying the Transport's TLS, SASL and client ID.
-// Default: a Transport built from the options. Publisher and Subscriber.
+// WithTransport adopts an existing kafka-go Transport for produce, metadata
+// and offset requests, with its TLS, SASL and dial settings; brokerkit does
+// not close it. Unless WithDialer is also given, the connections a
+// subscriber holds (to the group coordinator, and to the leader of each
+// partition it reads) are made by a Dialer carrying the Transport's TLS,
+// SASL, client ID and Dial function. Default: a Transport built from the
+// options. Publisher and Subscriber.
 func WithTransport(t *kafka.Transport) Option {
 	return func(c *config) error {
 		if t == nil {
@@ -181,10 +187,12 @@ func WithTransport(t *kafka.Transport) Option {
 	}
 }
 
-// WithDialer adopts an existing kafka-go Dialer for the consumer group
-// coordinator connection. Unless WithTransport is also given, produce and
-// fetch requests use a Transport carrying the Dialer's TLS, SASL and client
-// ID. Default: a Dialer built from the options. Publisher and Subscriber.
+// WithDialer adopts an existing kafka-go Dialer for the connections a
+// subscriber holds: to the consumer group coordinator, and to the leader of
+// each partition it reads. Unless WithTransport is also given, produce,
+// metadata and offset requests use a Transport carrying the Dialer's TLS,
+// SASL and client ID. Default: a Dialer built from the options. Publisher
+// and Subscriber.
 func WithDialer(d *kafka.Dialer) Option {
 	return func(c *config) error {
 		if d == nil {
@@ -358,11 +366,14 @@ func WithRebalanceTimeout(d time.Duration) Option {
 }
 
 // WithFetchMaxBytes bounds the bytes one fetch request reads from one
-// partition. Default 1 MiB. Subscriber.
+// partition, at most 1 GiB. Default 1 MiB. Subscriber.
 func WithFetchMaxBytes(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
 			return transport.Invalidf("kafka: WithFetchMaxBytes: %d is less than 1", n)
+		}
+		if n > maxFetchMaxBytes {
+			return transport.Invalidf("kafka: WithFetchMaxBytes: %d is more than 1 GiB", n)
 		}
 		c.fetchMaxBytes = n
 		return nil
@@ -370,8 +381,8 @@ func WithFetchMaxBytes(n int) Option {
 }
 
 // WithFetchMaxWait sets how long the broker holds a fetch request open when
-// a partition has no new records; it bounds how long closing waits on an
-// idle partition. Default 500ms. Subscriber.
+// a partition has no new records (it answers as soon as one arrives).
+// Default 500ms. Subscriber.
 func WithFetchMaxWait(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
-	"io"
 	"sync"
 
 	kafka "github.com/segmentio/kafka-go"
@@ -47,9 +45,12 @@ func (c *claim) commitPoint() int64 {
 	return c.next
 }
 
+// queued is a message on its way to a handler, with its partition and
+// offset.
 type queued struct {
-	m *transport.Message
-	c *claim
+	m      *transport.Message
+	c      *claim
+	offset int64
 }
 
 type pending struct {
@@ -58,16 +59,20 @@ type pending struct {
 	skipped bool // its partition was revoked before a handler saw it
 }
 
-// receiver is the transport.Receiver of one subscription. Partition fetchers
-// feed queue; Receive hands out retries first, then queued messages, and
-// drops those whose partition was revoked meanwhile.
+// receiver is the transport.Receiver of one subscription. A fetcher per
+// partition decodes what it reads into chunks and hands them to Receive,
+// reading on while Receive hands out the last chunk: decoding overlaps
+// handling, and a partition holds at most two decoded chunks, the one being
+// handed out and the next. Receive hands out retries first, then fetched
+// messages, and drops those whose partition was revoked meanwhile.
 type receiver struct {
 	cluster *cluster
 	cfg     transport.SubscribeConfig
 	topic   string
-	queue   chan queued
+	chunks  chan []queued // unbuffered: a fetcher holds its next chunk until Receive takes it
 
 	mu         sync.Mutex
+	current    []queued // the rest of the chunk Receive is handing out
 	inflight   map[*transport.Message]pending
 	retries    []queued
 	retryReady chan struct{}
@@ -83,7 +88,7 @@ func newReceiver(cl *cluster, topic string, cfg transport.SubscribeConfig) *rece
 		cluster:    cl,
 		cfg:        cfg,
 		topic:      topic,
-		queue:      make(chan queued, cfg.Prefetch),
+		chunks:     make(chan []queued),
 		inflight:   map[*transport.Message]pending{},
 		retryReady: make(chan struct{}, 1),
 	}
@@ -96,29 +101,43 @@ func newReceiver(cl *cluster, topic string, cfg transport.SubscribeConfig) *rece
 func (r *receiver) Receive(ctx context.Context) (*transport.Message, error) {
 	for {
 		r.mu.Lock()
-		for len(r.retries) > 0 {
-			q := r.retries[0]
-			r.retries = r.retries[1:]
-			if r.handOut(q) {
-				r.mu.Unlock()
-				return q.m, nil
-			}
-		}
+		m := r.next()
 		r.mu.Unlock()
-
+		if m != nil {
+			return m, nil
+		}
 		select {
-		case q := <-r.queue:
+		case c := <-r.chunks:
 			r.mu.Lock()
-			ok := r.handOut(q)
+			r.current = c
 			r.mu.Unlock()
-			if ok {
-				return q.m, nil
-			}
 		case <-r.retryReady:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// next takes the next message to hand out, or nil when there is none at
+// hand. Called with mu held.
+func (r *receiver) next() *transport.Message {
+	for len(r.retries) > 0 {
+		q := r.retries[0]
+		r.retries[0] = queued{}
+		r.retries = r.retries[1:]
+		if r.handOut(q) {
+			return q.m
+		}
+	}
+	for len(r.current) > 0 {
+		q := r.current[0]
+		r.current[0] = queued{} // the chunk no longer keeps it alive
+		r.current = r.current[1:]
+		if r.handOut(q) {
+			return q.m
+		}
+	}
+	return nil
 }
 
 // handOut records q as in flight, or drops it when its partition was
@@ -128,7 +147,7 @@ func (r *receiver) handOut(q queued) bool {
 		return false
 	}
 	q.c.outstanding++
-	r.inflight[q.m] = pending{c: q.c, offset: offsetOf(q.m)}
+	r.inflight[q.m] = pending{c: q.c, offset: q.offset}
 	return true
 }
 
@@ -172,12 +191,14 @@ func (r *receiver) Settle(m *transport.Message, err error) {
 	switch {
 	case p.skipped || c.released:
 	case err == nil:
-		if c.window.finish(p.offset) {
+		// Only a full window has its fetcher waiting for room.
+		full := c.window.len() >= maxWindow
+		if c.window.finish(p.offset) && full {
 			signal(c.room)
 		}
 	case !c.revoked:
 		m.Attempt++
-		r.retries = append(r.retries, queued{m, c})
+		r.retries = append(r.retries, queued{m: m, c: c, offset: p.offset})
 		signal(r.retryReady)
 	}
 }
@@ -198,127 +219,6 @@ func (r *receiver) Close() error {
 	}
 	r.workers.Wait()
 	return nil
-}
-
-// fetch reads one partition from c.next until ctx ends, feeding the queue.
-func (r *receiver) fetch(ctx context.Context, c *claim) {
-	var b backoff
-	for {
-		if !r.waitRoom(ctx, c) {
-			return
-		}
-		r.mu.Lock()
-		offset := c.next
-		r.mu.Unlock()
-		res, err := r.cluster.client.Fetch(ctx, &kafka.FetchRequest{
-			Topic:     c.topic,
-			Partition: c.partition,
-			Offset:    offset,
-			MinBytes:  1,
-			MaxBytes:  int64(r.cluster.cfg.fetchMaxBytes),
-			MaxWait:   r.cluster.cfg.fetchMaxWait,
-		})
-		if err == nil {
-			err = res.Error
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if errors.Is(err, kafka.OffsetOutOfRange) {
-				r.resetOffset(ctx, c, offset)
-				continue
-			}
-			r.cluster.log.Warn("kafka: fetch failed; retrying", "topic", c.topic, "partition", c.partition,
-				"offset", offset, "err", err)
-			if !b.wait(ctx) {
-				return
-			}
-			continue
-		}
-		b.reset()
-		if !r.enqueue(ctx, c, res) {
-			return
-		}
-	}
-}
-
-// enqueue decodes a fetch response into the queue, skipping records before
-// the requested offset (a response may start at its batch's first record).
-func (r *receiver) enqueue(ctx context.Context, c *claim, res *kafka.FetchResponse) bool {
-	for {
-		rec, err := res.Records.ReadRecord()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				r.cluster.log.Warn("kafka: reading fetched records", "topic", c.topic, "partition", c.partition, "err", err)
-			}
-			return true
-		}
-		r.mu.Lock()
-		stale := rec.Offset < c.next
-		r.mu.Unlock()
-		if stale {
-			continue
-		}
-		m, err := decode(c.topic, c.partition, res.HighWatermark, rec)
-		if err != nil {
-			r.cluster.log.Warn("kafka: decoding record", "topic", c.topic, "partition", c.partition,
-				"offset", rec.Offset, "err", err)
-			return true
-		}
-		r.mu.Lock()
-		if c.revoked {
-			r.mu.Unlock()
-			return false
-		}
-		c.window.add(rec.Offset)
-		c.next = rec.Offset + 1
-		r.mu.Unlock()
-		select {
-		case r.queue <- queued{m, c}:
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
-
-// waitRoom blocks while the partition has maxWindow unfinished messages.
-func (r *receiver) waitRoom(ctx context.Context, c *claim) bool {
-	for {
-		r.mu.Lock()
-		full := c.window.len() >= maxWindow
-		r.mu.Unlock()
-		if !full {
-			return true
-		}
-		select {
-		case <-c.room:
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
-
-// resetOffset moves a partition whose offset fell out of the log (retention
-// deleted it, or the log was truncated) to the nearest end of the log.
-func (r *receiver) resetOffset(ctx context.Context, c *claim, offset int64) {
-	first, err := r.cluster.offsets(ctx, c.topic, []int{c.partition}, true)
-	if err != nil {
-		return
-	}
-	last, err := r.cluster.offsets(ctx, c.topic, []int{c.partition}, false)
-	if err != nil {
-		return
-	}
-	next := first[c.partition]
-	if offset > last[c.partition] {
-		next = last[c.partition]
-	}
-	r.cluster.log.Warn("kafka: offset out of range; resetting", "topic", c.topic, "partition", c.partition,
-		"offset", offset, "reset_to", next)
-	r.mu.Lock()
-	c.next = next
-	r.mu.Unlock()
 }
 
 // startEphemeral reads every partition from its newest (or oldest) offset,

@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"time"
@@ -97,55 +96,30 @@ func (r *recordReader) ReadRecord() (*kafka.Record, error) {
 	return &r.record, nil
 }
 
-// decode turns a fetched record into a delivered message. The native message
-// (kafka.Message, reachable with Message.As) carries the partition and
-// offset.
-func decode(topic string, partition int, highWatermark int64, rec *kafka.Record) (*transport.Message, error) {
-	key, err := readBytes(rec.Key)
-	if err != nil {
-		return nil, err
+// decode turns a fetched message into a delivered one, sharing its key and
+// value bytes. The native message (kafka.Message, reachable with
+// Message.As) carries the partition and offset.
+func decode(km kafka.Message) *transport.Message {
+	m := &transport.Message{Key: string(km.Key), Payload: km.Value, Topic: km.Topic, PublishedAt: km.Time, Attempt: 1}
+	if n := len(km.Headers); n > 1 || n == 1 && km.Headers[0].Key != HeaderID {
+		m.Metadata = make(transport.Metadata, n)
 	}
-	value, err := readBytes(rec.Value)
-	if err != nil {
-		return nil, err
-	}
-	m := &transport.Message{Key: string(key), Payload: value, Topic: topic, PublishedAt: rec.Time, Attempt: 1}
-	for _, h := range rec.Headers {
+	for _, h := range km.Headers {
 		if h.Key == HeaderID {
 			m.ID = string(h.Value)
 			continue
 		}
-		m.SetMetadata(h.Key, string(h.Value))
+		m.Metadata[h.Key] = string(h.Value)
 	}
 	if m.ID == "" {
-		m.ID = derivedID(topic, partition, rec.Offset)
+		m.ID = derivedID(km.Topic, km.Partition, km.Offset)
 	}
-	transport.SetNative(m, kafka.Message{
-		Topic: topic, Partition: partition, Offset: rec.Offset, HighWaterMark: highWatermark,
-		Key: key, Value: value, Headers: rec.Headers, Time: rec.Time,
-	})
-	return m, nil
+	transport.SetNative(m, km)
+	return m
 }
 
 // derivedID names a record by its place in the log, for records written
 // without an ID header.
 func derivedID(topic string, partition int, offset int64) string {
 	return topic + "/" + strconv.Itoa(partition) + "/" + strconv.FormatInt(offset, 10)
-}
-
-func readBytes(b kafka.Bytes) ([]byte, error) {
-	if b == nil {
-		return nil, nil
-	}
-	out, err := kafka.ReadAll(b)
-	if err != nil {
-		return nil, fmt.Errorf("reading record: %w", err)
-	}
-	return out, nil
-}
-
-// offsetOf returns the offset of a message this package delivered.
-func offsetOf(m *transport.Message) int64 {
-	km, _ := transport.Native(m).(kafka.Message)
-	return km.Offset
 }

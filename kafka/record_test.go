@@ -24,12 +24,9 @@ func FuzzRecordMapping(f *testing.F) {
 		}
 		now := time.UnixMilli(1_700_000_000_000)
 		out := newOutRecords([]*transport.Message{m}, now)[0]
-		rec := &kafkago.Record{Offset: 42, Time: now, Key: kafkago.NewBytes(out.key),
-			Value: kafkago.NewBytes(out.value), Headers: out.headers}
-		got, err := decode("topic", 3, 100, rec)
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The message as kafka-go's Batch.ReadMessage hands it over.
+		got := decode(kafkago.Message{Topic: "topic", Partition: 3, Offset: 42, HighWaterMark: 100, Time: now,
+			Key: out.key, Value: out.value, Headers: out.headers})
 		wantID := id
 		if id == "" {
 			wantID = "topic/3/42"

@@ -39,6 +39,7 @@ func TestParseURL(t *testing.T) {
 		{"kafka://a:9092?commit_interval=soon", "", "not a duration"},
 		{"kafka://a:9092?commit_interval=-1s", "", "not positive"},
 		{"kafka://a:9092?max_attempts=x", "", "not an integer"},
+		{"kafka://a:9092?fetch_max_bytes=2000000000", "", "more than 1 GiB"},
 		{"kafka://a:9092?tls_ca=/nonexistent/ca.pem", "", "no such file"},
 		{"amqp://a:9092", "", "scheme"},
 	}

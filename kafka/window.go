@@ -24,7 +24,10 @@ func (w *offsetWindow) add(offset int64) {
 // finish marks offset finished and reports whether the window shrank.
 func (w *offsetWindow) finish(offset int64) bool {
 	live := w.entries[w.head:]
-	i := sort.Search(len(live), func(i int) bool { return live[i].offset >= offset })
+	i := 0 // messages mostly finish in order: try the first one before searching
+	if len(live) == 0 || live[0].offset != offset {
+		i = sort.Search(len(live), func(i int) bool { return live[i].offset >= offset })
+	}
 	if i == len(live) || live[i].offset != offset {
 		return false // not tracked: settled twice, or from before a reset
 	}

@@ -1,0 +1,143 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerkit/brokerkit/brokertest"
+	"github.com/brokerkit/brokerkit/kafka"
+	"github.com/brokerkit/brokerkit/transport"
+)
+
+// TestFetchFaults breaks one fetch in the middle of a partition, in the ways
+// a broker or the network does, and checks that the subscription carries on
+// by itself and every message still arrives.
+func TestFetchFaults(t *testing.T) {
+	errorResponse := func(code int16) func(*kmsg.FetchRequest) (kmsg.Response, error) {
+		return func(req *kmsg.FetchRequest) (kmsg.Response, error) {
+			resp := req.ResponseKind().(*kmsg.FetchResponse)
+			resp.Version = req.Version
+			for _, rt := range req.Topics {
+				st := kmsg.NewFetchResponseTopic()
+				st.Topic, st.TopicID = rt.Topic, rt.TopicID
+				for _, rp := range rt.Partitions {
+					sp := kmsg.NewFetchResponseTopicPartition()
+					sp.Partition, sp.ErrorCode = rp.Partition, code
+					st.Partitions = append(st.Partitions, sp)
+				}
+				resp.Topics = append(resp.Topics, st)
+			}
+			return resp, nil
+		}
+	}
+	faults := map[string]func(*kmsg.FetchRequest) (kmsg.Response, error){
+		"connection dropped": func(*kmsg.FetchRequest) (kmsg.Response, error) {
+			return nil, errors.New("injected: connection dropped")
+		},
+		"not leader":          errorResponse(6), // NOT_LEADER_FOR_PARTITION: find the leader again
+		"offset out of range": errorResponse(1), // OFFSET_OUT_OF_RANGE, for an offset still in the log
+	}
+	for name, fault := range faults {
+		t.Run(name, func(t *testing.T) {
+			cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(cluster.Close)
+			brokers := cluster.ListenAddrs()
+			topic := brokertest.KafkaTopic(t, brokers, 1)
+			// Small fetches, so that the fault lands in the middle of the log.
+			pub, sub := newPair(t, brokers, kafka.WithFetchMaxBytes(16<<10))
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+
+			const n = 2000
+			want := map[string]bool{}
+			publish := func(count int) {
+				msgs := make([]*transport.Message, count)
+				for i := range msgs {
+					msgs[i] = &transport.Message{Payload: make([]byte, 100)}
+				}
+				if err := pub.Publish(ctx, topic, msgs...); err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range msgs {
+					want[m.ID] = true
+				}
+			}
+			publish(n / 2)
+
+			// Break the first fetch of our topic from an offset past the
+			// start, once: it comes after a response with messages, and
+			// the second half, published later, comes after it.
+			var injected atomic.Bool
+			cluster.ControlKey(kmsg.Fetch.Int16(), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+				req := kreq.(*kmsg.FetchRequest)
+				for _, rt := range req.Topics {
+					for _, rp := range rt.Partitions {
+						if rt.Topic == topic && rp.FetchOffset > 0 && !injected.Load() {
+							injected.Store(true)
+							resp, err := fault(req)
+							return resp, err, true
+						}
+					}
+				}
+				cluster.KeepControl()
+				return nil, nil, false
+			})
+
+			var mu sync.Mutex
+			got := map[string]bool{}
+			deliveries := 0
+			all := make(chan struct{})
+			// No group: a fetcher that gave up would not be restarted by a
+			// new group generation.
+			s, err := sub.Subscribe(ctx, topic, func(_ context.Context, m *transport.Message) error {
+				mu.Lock()
+				defer mu.Unlock()
+				deliveries++
+				if !got[m.ID] {
+					got[m.ID] = true
+					if len(got) == n {
+						close(all)
+					}
+				}
+				return nil
+			}, transport.WithStart(transport.StartOldest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			publish(n / 2)
+			select {
+			case <-all:
+			case <-time.After(wait):
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("got %d of %d messages (fault injected: %v)", len(got), n, injected.Load())
+			}
+			if !injected.Load() {
+				t.Fatal("the fault was never injected")
+			}
+			s.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			for id := range got {
+				if !want[id] {
+					t.Errorf("unexpected message %q", id)
+				}
+			}
+			// The fetcher resumes where it stopped: nothing is read twice.
+			if deliveries != n {
+				t.Errorf("%d deliveries of %d messages", deliveries, n)
+			}
+		})
+	}
+}
