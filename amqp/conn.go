@@ -11,6 +11,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/brokerkit/brokerkit/internal/backoff"
 	"github.com/brokerkit/brokerkit/transport"
 )
 
@@ -58,7 +59,7 @@ func newConnector(cfg *config, role string) *connector {
 // none. Refused credentials and other errors that no retry fixes return at
 // once; an unreachable broker is retried with backoff until ctx ends.
 func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
-	b := backoff{min: c.cfg.reconnectMin, max: c.cfg.reconnectMax}
+	b := backoff.Backoff{Min: c.cfg.reconnectMin, Max: c.cfg.reconnectMax}
 	var last error
 	for {
 		c.mu.Lock()
@@ -131,7 +132,7 @@ func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
 			last = err
 			c.cfg.logger.Warn("amqp: connecting failed; retrying", "role", c.role, "url", c.cfg.redacted, "err", err)
 		}
-		if !b.wait(ctx) {
+		if !b.Wait(ctx) {
 			return nil, 0, deadlineError("connect", ctx, last)
 		}
 	}
@@ -274,25 +275,5 @@ func (c *connector) close() {
 	c.stop()
 	if conn != nil && c.cfg.adopted == nil {
 		_ = conn.Close()
-	}
-}
-
-// backoff waits min, doubling up to max, between tries.
-type backoff struct {
-	min, max, next time.Duration
-}
-
-func (b *backoff) wait(ctx context.Context) bool {
-	if b.next == 0 {
-		b.next = b.min
-	}
-	t := time.NewTimer(b.next)
-	defer t.Stop()
-	b.next = min(2*b.next, b.max)
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/brokerkit/brokerkit/internal/backoff"
 	"github.com/brokerkit/brokerkit/transport"
 )
 
@@ -50,7 +51,7 @@ func (r *receiver) start(ctx context.Context) error {
 // exist with WithExistingTopology, refused permissions, a queue declared
 // with other arguments) end it.
 func (r *receiver) reconnect(ctx context.Context) error {
-	b := backoff{min: r.s.cfg.reconnectMin, max: r.s.cfg.reconnectMax}
+	b := backoff.Backoff{Min: r.s.cfg.reconnectMin, Max: r.s.cfg.reconnectMax}
 	for {
 		err := r.consume(ctx)
 		if err == nil {
@@ -63,7 +64,7 @@ func (r *receiver) reconnect(ctx context.Context) error {
 			return wrap("subscribe", err)
 		}
 		r.s.cfg.logger.Warn("amqp: subscribing failed; retrying", "topic", r.topic, "queue", r.q.name, "err", err)
-		if !b.wait(ctx) {
+		if !b.Wait(ctx) {
 			return deadlineError("subscribe", ctx, err)
 		}
 	}

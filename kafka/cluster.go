@@ -12,6 +12,7 @@ import (
 	kafka "github.com/segmentio/kafka-go"
 	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
 
+	"github.com/brokerkit/brokerkit/internal/backoff"
 	"github.com/brokerkit/brokerkit/transport"
 )
 
@@ -185,7 +186,7 @@ func (c *cluster) offsets(ctx context.Context, topic string, parts []int, oldest
 // cfg.maxAttempts times, or ctx ends. When ctx ends after a failure, the
 // error says both why the broker could not be reached and that time ran out.
 func (c *cluster) retry(ctx context.Context, op string, fn func(context.Context) error) error {
-	b := backoff{}
+	var b backoff.Backoff
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
 		if err == nil {
@@ -198,7 +199,7 @@ func (c *cluster) retry(ctx context.Context, op string, fn func(context.Context)
 			return wrap(op, err)
 		}
 		c.log.Debug("kafka: retrying", "op", op, "attempt", attempt, "err", err)
-		if !b.wait(ctx) {
+		if !b.Wait(ctx) {
 			return deadlineError(op, ctx, err)
 		}
 	}
@@ -212,23 +213,3 @@ func deadlineError(op string, ctx context.Context, last error) error {
 	}
 	return transport.NewError(codeOf(last), op, fmt.Errorf("%w (last error: %w)", ctx.Err(), last))
 }
-
-// backoff waits 100ms, doubling up to 1s, between tries.
-type backoff struct{ next time.Duration }
-
-func (b *backoff) wait(ctx context.Context) bool {
-	if b.next == 0 {
-		b.next = 100 * time.Millisecond
-	}
-	t := time.NewTimer(b.next)
-	defer t.Stop()
-	b.next = min(2*b.next, time.Second)
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (b *backoff) reset() { b.next = 0 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	kafka "github.com/segmentio/kafka-go"
+
+	"github.com/brokerkit/brokerkit/internal/backoff"
 )
 
 // chunkSize is how many messages a fetcher decodes before handing them to
@@ -24,7 +26,7 @@ const chunkSize = 256
 func (r *receiver) fetch(ctx context.Context, c *claim) {
 	var conn *leaderConn
 	defer func() { conn.close() }()
-	var b backoff
+	var b backoff.Backoff
 	for {
 		if !r.waitRoom(ctx, c) {
 			return
@@ -37,7 +39,7 @@ func (r *receiver) fetch(ctx context.Context, c *claim) {
 				}
 				r.cluster.log.Warn("kafka: connecting to partition leader failed; retrying", "topic", c.topic,
 					"partition", c.partition, "err", err)
-				if !b.wait(ctx) {
+				if !b.Wait(ctx) {
 					return
 				}
 				continue
@@ -49,11 +51,11 @@ func (r *receiver) fetch(ctx context.Context, c *claim) {
 		case ctx.Err() != nil || errors.Is(err, errRevoked):
 			return
 		case err == nil:
-			b.reset()
+			b.Reset()
 		case errors.Is(err, kafka.RequestTimedOut):
 			// The broker had nothing within the wait: fetch again.
 		case errors.Is(err, kafka.OffsetOutOfRange):
-			if !r.resetOffset(ctx, c, offset) && !b.wait(ctx) {
+			if !r.resetOffset(ctx, c, offset) && !b.Wait(ctx) {
 				return
 			}
 		default:
@@ -63,7 +65,7 @@ func (r *receiver) fetch(ctx context.Context, c *claim) {
 				"offset", offset, "err", err)
 			conn.close()
 			conn = nil
-			if !b.wait(ctx) {
+			if !b.Wait(ctx) {
 				return
 			}
 		}
