@@ -30,7 +30,7 @@ func newClient(t *testing.T) *redis.Client {
 		if os.Getenv("BROKERTEST_REQUIRE") == "1" {
 			t.Fatal("REDIS_URL is not set (BROKERTEST_REQUIRE=1: a missing dependency fails the test)")
 		}
-		t.Skip("set REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run the Redis store tests")
+		t.Skip("set REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run the Redis store tests; BROKERTEST_REQUIRE=1 makes this a failure")
 	}
 	opt, err := redis.ParseURL(raw)
 	if err != nil {
