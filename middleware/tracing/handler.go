@@ -63,7 +63,7 @@ func Middleware(opts ...Option) (transport.Middleware, error) {
 			if hasAny(m.Metadata, fields) {
 				ctx = c.prop.Extract(ctx, propagation.MapCarrier(m.Metadata))
 			}
-			ctx, span := tracer.Start(ctx, ins.spanName(m.Topic), startOpts...)
+			ctx, span := tracer.Start(ctx, ins.names.of(m.Topic), startOpts...)
 			recording := span.IsRecording()
 			if recording {
 				span.SetAttributes(

@@ -34,7 +34,7 @@ type instruments struct {
 
 	mu    sync.RWMutex
 	sets  map[setKey][]metric.RecordOption
-	names map[string]string // topic → span name
+	names *spanNames // "process <topic>"
 }
 
 type setKey struct {
@@ -45,7 +45,7 @@ type setKey struct {
 func newInstruments(c *config) (*instruments, error) {
 	meter := c.mp.Meter(instrumentation)
 	ins := &instruments{system: c.system, group: c.group, sets: map[setKey][]metric.RecordOption{},
-		names: map[string]string{}}
+		names: newSpanNames("process")}
 	var err error
 	for _, h := range []struct {
 		dst         *metric.Float64Histogram
@@ -103,21 +103,4 @@ func (ins *instruments) attributes(topic string, code transport.Code) []metric.R
 	}
 	ins.mu.Unlock()
 	return o
-}
-
-// spanName returns "process <topic>", built once per topic.
-func (ins *instruments) spanName(topic string) string {
-	ins.mu.RLock()
-	name, ok := ins.names[topic]
-	ins.mu.RUnlock()
-	if ok {
-		return name
-	}
-	name = "process " + topic
-	ins.mu.Lock()
-	if len(ins.names) < maxCachedSets {
-		ins.names[topic] = name
-	}
-	ins.mu.Unlock()
-	return name
 }

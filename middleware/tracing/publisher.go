@@ -3,7 +3,6 @@ package tracing
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -37,7 +36,7 @@ func PublisherMiddleware(opts ...Option) (transport.PublisherMiddleware, error) 
 		c:         c,
 		tracer:    c.tp.Tracer(instrumentation),
 		startOpts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...)},
-		names:     map[string]string{},
+		names:     newSpanNames("send"),
 	}
 	return func(p transport.Publisher) transport.Publisher {
 		return &publisher{Publisher: p, publisherShared: shared}
@@ -50,9 +49,7 @@ type publisherShared struct {
 	c         *config
 	tracer    trace.Tracer
 	startOpts []trace.SpanStartOption // built once: per message they would allocate
-
-	mu    sync.RWMutex
-	names map[string]string // topic → span name
+	names     *spanNames              // "send <topic>"
 }
 
 type publisher struct {
@@ -62,7 +59,7 @@ type publisher struct {
 
 func (p *publisher) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
 	now := time.Now()
-	name := p.spanName(topic)
+	name := p.names.of(topic)
 	var one [1]trace.Span
 	spans := one[:]
 	if len(msgs) > 1 {
@@ -97,23 +94,6 @@ func (p *publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 	err := p.Publisher.Publish(publishCtx, topic, msgs...)
 	endSpans(spans[:len(msgs)], err)
 	return err
-}
-
-// spanName returns "send <topic>", built once per topic.
-func (p *publisherShared) spanName(topic string) string {
-	p.mu.RLock()
-	name, ok := p.names[topic]
-	p.mu.RUnlock()
-	if ok {
-		return name
-	}
-	name = "send " + topic
-	p.mu.Lock()
-	if len(p.names) < maxCachedSets {
-		p.names[topic] = name
-	}
-	p.mu.Unlock()
-	return name
 }
 
 // endSpans ends each message's span, marking those that were not confirmed:
