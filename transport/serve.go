@@ -184,6 +184,14 @@ func shard(key string, n int) int {
 func (d *dispatcher) work(keyed chan *Message) {
 	defer d.workers.Done()
 	for {
+		// Non-blocking tries first: when messages are flowing one is
+		// usually ready, and a full select costs more.
+		select {
+		case m := <-d.anyWorker:
+			d.handle(m)
+			continue
+		default:
+		}
 		select {
 		case m, ok := <-keyed:
 			if !ok {
