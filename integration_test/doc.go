@@ -1,5 +1,6 @@
 // Package integration_test runs the same scenarios on every backend: the
-// middleware scenarios (dead-lettering, deduplication, tracing across the
-// broker) on the embedded Kafka and on the RabbitMQ at AMQP_URL. The memory
-// backend runs them in middleware/middlewaretest itself.
+// quickstart program unchanged but for its -broker URL, and the middleware
+// scenarios (dead-lettering, deduplication, tracing across the broker) on
+// the embedded Kafka and on the RabbitMQ at AMQP_URL. The memory backend
+// runs the middleware scenarios in middleware/middlewaretest itself.
 package integration_test

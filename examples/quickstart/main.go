@@ -4,7 +4,7 @@
 //
 //	go run ./examples/quickstart                          # in-memory
 //	go run ./examples/quickstart -broker amqp://guest:guest@127.0.0.1:5672/
-//	go run ./examples/quickstart -broker kafka://127.0.0.1:9092
+//	go run ./examples/quickstart -broker 'kafka://127.0.0.1:9092?create_topics=3'
 package main
 
 import (
@@ -16,6 +16,9 @@ import (
 	"sync"
 	"time"
 
+	// Importing a backend registers its URL scheme.
+	_ "github.com/brokerkit/brokerkit/amqp"
+	_ "github.com/brokerkit/brokerkit/kafka"
 	_ "github.com/brokerkit/brokerkit/memory"
 	"github.com/brokerkit/brokerkit/transport"
 )
@@ -23,14 +26,15 @@ import (
 func main() {
 	broker := flag.String("broker", "mem://", "broker URL")
 	n := flag.Int("n", 6, "orders to publish")
+	topic := flag.String("topic", fmt.Sprintf("quickstart.orders.%d", os.Getpid()), "topic to use")
 	flag.Parse()
-	if err := run(*broker, *n); err != nil {
+	if err := run(*broker, *topic, *n); err != nil {
 		log.SetFlags(0)
 		log.Fatal(err)
 	}
 }
 
-func run(broker string, n int) error {
+func run(broker, topic string, n int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -45,7 +49,6 @@ func run(broker string, n int) error {
 	}
 	defer sub.Close()
 
-	topic := fmt.Sprintf("quickstart.orders.%d", os.Getpid())
 	var out sync.Mutex
 	var handled sync.WaitGroup
 	handled.Add(2 * n) // every order once in billing, once in audit
