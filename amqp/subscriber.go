@@ -68,7 +68,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string, h transport.Ha
 		// The URL's default comes first, so that the caller's WithPrefetch wins.
 		opts = append([]transport.SubscribeOption{transport.WithPrefetch(s.cfg.prefetch)}, opts...)
 	}
-	cfg, err := transport.NewSubscribeConfig(opts...)
+	cfg, err := transport.PrepareSubscribe(topic, h, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -82,9 +82,6 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string, h transport.Ha
 	}
 	if err := checkName(topic); err != nil {
 		return nil, err
-	}
-	if h == nil {
-		return nil, transport.Invalidf("nil handler")
 	}
 	q, err := s.cfg.queueFor(topic, cfg.Group)
 	if err != nil {

@@ -32,15 +32,9 @@ func NewSubscriber(brokers []string, opts ...Option) (*Subscriber, error) {
 // is set.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string, h transport.Handler,
 	opts ...transport.SubscribeOption) (*transport.Subscription, error) {
-	cfg, err := transport.NewSubscribeConfig(opts...)
+	cfg, err := transport.PrepareSubscribe(topic, h, opts)
 	if err != nil {
 		return nil, err
-	}
-	if err := transport.CheckTopic(topic); err != nil {
-		return nil, err
-	}
-	if h == nil {
-		return nil, transport.Invalidf("nil handler")
 	}
 	if s.subs.Closed() {
 		return nil, transport.ErrClosed

@@ -140,15 +140,9 @@ func (b *Broker) queuesOf(name string) ([]*queue, error) {
 // subscription shares the group's queue with the group's other members.
 func (b *Broker) Subscribe(ctx context.Context, topic string, h transport.Handler,
 	opts ...transport.SubscribeOption) (*transport.Subscription, error) {
-	cfg, err := transport.NewSubscribeConfig(opts...)
+	cfg, err := transport.PrepareSubscribe(topic, h, opts)
 	if err != nil {
 		return nil, err
-	}
-	if err := transport.CheckTopic(topic); err != nil {
-		return nil, err
-	}
-	if h == nil {
-		return nil, transport.Invalidf("memory: nil handler")
 	}
 	if cfg.Start == transport.StartOldest {
 		return nil, transport.Invalidf("memory: WithStart(StartOldest) is not supported: the memory broker keeps no log to replay")

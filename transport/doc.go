@@ -63,5 +63,6 @@
 // partitions assigned, offsets resolved), then hands it to Serve, which runs
 // the handler. SetNative records the client's message so that Message.As and
 // the backend's Settle can reach it. Prepare validates a publish and assigns
-// IDs. Register makes the backend reachable by URL.
+// IDs, and PrepareSubscribe validates a subscription's topic, handler and
+// options. Register makes the backend reachable by URL.
 package transport

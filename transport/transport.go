@@ -98,3 +98,20 @@ func Prepare(topic string, msgs []*Message, maxPayload int) error {
 	}
 	return nil
 }
+
+// PrepareSubscribe validates a Subscribe call, the subscribe-side twin of
+// Prepare: the topic, the handler and the options. Backends call it first
+// and add their own checks to the config it returns.
+func PrepareSubscribe(topic string, h Handler, opts []SubscribeOption) (SubscribeConfig, error) {
+	cfg, err := NewSubscribeConfig(opts...)
+	if err != nil {
+		return cfg, err
+	}
+	if err := CheckTopic(topic); err != nil {
+		return cfg, err
+	}
+	if h == nil {
+		return cfg, Invalidf("nil handler")
+	}
+	return cfg, nil
+}

@@ -47,6 +47,25 @@ func TestPrepare(t *testing.T) {
 	}
 }
 
+func TestPrepareSubscribe(t *testing.T) {
+	ok := func(context.Context, *transport.Message) error { return nil }
+	cfg, err := transport.PrepareSubscribe("t", ok, []transport.SubscribeOption{transport.WithConcurrency(3)})
+	if err != nil || cfg.Concurrency != 3 {
+		t.Fatalf("valid call: %+v, %v", cfg, err)
+	}
+	for name, err := range map[string]error{
+		"empty topic": second(transport.PrepareSubscribe("", ok, nil)),
+		"nil handler": second(transport.PrepareSubscribe("t", nil, nil)),
+		"bad option":  second(transport.PrepareSubscribe("t", ok, []transport.SubscribeOption{transport.WithConcurrency(0)})),
+	} {
+		if !errors.Is(err, transport.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
 func TestSubscribeOptions(t *testing.T) {
 	cfg, err := transport.NewSubscribeConfig()
 	if err != nil || cfg.Concurrency != 1 || cfg.Prefetch != 8 || cfg.DrainTimeout != 10*time.Second {
