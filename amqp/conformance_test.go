@@ -1,6 +1,7 @@
 package amqp_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/brokerkit/brokerkit/amqp"
@@ -45,6 +46,7 @@ func TestConformance(t *testing.T) {
 					PublishTime: true,
 					MaxPayload:  amqp.DefaultMaxPayload,
 				},
+				InvalidTopics: []string{"t\xff", "amq.reserved", strings.Repeat("t", 256)},
 			})
 		})
 	}

@@ -26,9 +26,14 @@ const HeaderTimestampMillis = "timestamp_in_ms"
 const headerDeliveryCount = "x-delivery-count"
 
 // checkMessages rejects, before anything is sent, what AMQP cannot carry:
-// routing keys and header names are short strings of at most 255 bytes.
+// routing keys and header names are short strings of at most 255 bytes,
+// and x-delivery-count is the broker's (quorum queues overwrite it, and a
+// publisher's value would read as a redelivery count).
 func (c *config) checkMessages(topic string, msgs []*transport.Message) error {
 	for i, m := range msgs {
+		if m == nil {
+			continue // transport.Prepare names it
+		}
 		if rk := c.routingKeyOf(topic, m); len(rk) > maxShortString {
 			return transport.Invalidf("amqp: message #%d: routing key of %d bytes, the limit is %d", i, len(rk), maxShortString)
 		}
@@ -36,10 +41,37 @@ func (c *config) checkMessages(topic string, msgs []*transport.Message) error {
 			if len(k) > maxShortString {
 				return transport.Invalidf("amqp: message #%d: header name of %d bytes, the limit is %d", i, len(k), maxShortString)
 			}
+			if k == headerDeliveryCount {
+				return transport.Invalidf("amqp: message #%d: metadata key %q is reserved: RabbitMQ sets it on redelivery", i, k)
+			}
 		}
 	}
 	return nil
 }
+
+// properties are the AMQP basic properties that well-known metadata names
+// map onto (see transport.MetaContentType and the names beside it).
+var properties = [...]struct {
+	key string
+	get func(*amqp.Delivery) string
+	set func(*amqp.Publishing, string)
+}{
+	{transport.MetaContentType, func(d *amqp.Delivery) string { return d.ContentType },
+		func(p *amqp.Publishing, v string) { p.ContentType = v }},
+	{transport.MetaContentEncoding, func(d *amqp.Delivery) string { return d.ContentEncoding },
+		func(p *amqp.Publishing, v string) { p.ContentEncoding = v }},
+	{transport.MetaCorrelationID, func(d *amqp.Delivery) string { return d.CorrelationId },
+		func(p *amqp.Publishing, v string) { p.CorrelationId = v }},
+	{transport.MetaReplyTo, func(d *amqp.Delivery) string { return d.ReplyTo },
+		func(p *amqp.Publishing, v string) { p.ReplyTo = v }},
+	{transport.MetaType, func(d *amqp.Delivery) string { return d.Type },
+		func(p *amqp.Publishing, v string) { p.Type = v }},
+}
+
+// asProperty reports whether a metadata value travels as its property: an
+// empty one could not be told from an absent one, and a property holds at
+// most 255 bytes. Either goes as a header of the same name instead.
+func asProperty(v string) bool { return v != "" && len(v) <= maxShortString }
 
 func (c *config) routingKeyOf(topic string, m *transport.Message) string {
 	if c.routingKey != nil {
@@ -50,30 +82,48 @@ func (c *config) routingKeyOf(topic string, m *transport.Message) string {
 
 // encode maps a message onto an AMQP publishing: ID in message_id, publish
 // time in timestamp (seconds; and the timestamp_in_ms header with
-// WithTimestampMillis), Metadata in string headers. A message without
+// WithTimestampMillis), well-known metadata in their properties, the rest
+// of Metadata in string headers. A message without
 // Metadata has no headers table, which is dear to encode.
 func (c *config) encode(m *transport.Message, now time.Time) amqp.Publishing {
-	var headers amqp.Table
-	if len(m.Metadata) > 0 || c.stampMillis {
-		headers = make(amqp.Table, len(m.Metadata)+1)
-		for k, v := range m.Metadata {
-			headers[k] = v
-		}
-		if _, taken := headers[HeaderTimestampMillis]; c.stampMillis && !taken {
-			headers[HeaderTimestampMillis] = now.UnixMilli()
-		}
-	}
 	mode := amqp.Transient
 	if c.persistent {
 		mode = amqp.Persistent
 	}
-	return amqp.Publishing{
-		Headers:      headers,
+	pub := amqp.Publishing{
 		DeliveryMode: mode,
 		MessageId:    m.ID,
 		Timestamp:    now,
 		Body:         m.Payload,
 	}
+	inHeaders := len(m.Metadata)
+	for _, p := range properties {
+		if v, ok := m.Metadata[p.key]; ok && asProperty(v) {
+			p.set(&pub, v)
+			inHeaders--
+		}
+	}
+	if inHeaders > 0 || c.stampMillis {
+		pub.Headers = make(amqp.Table, inHeaders+1)
+		for k, v := range m.Metadata {
+			if !isProperty(k) || !asProperty(v) {
+				pub.Headers[k] = v
+			}
+		}
+		if _, taken := pub.Headers[HeaderTimestampMillis]; c.stampMillis && !taken {
+			pub.Headers[HeaderTimestampMillis] = now.UnixMilli()
+		}
+	}
+	return pub
+}
+
+func isProperty(key string) bool {
+	for _, p := range properties {
+		if p.key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // decode maps a delivery onto a message of topic. Message.As reaches the
@@ -101,6 +151,11 @@ func decode(topic string, d *amqp.Delivery) *transport.Message {
 		}
 		if s, ok := headerString(v); ok {
 			m.SetMetadata(k, s)
+		}
+	}
+	for _, p := range properties {
+		if v := p.get(d); v != "" {
+			m.SetMetadata(p.key, v)
 		}
 	}
 	if m.ID == "" {

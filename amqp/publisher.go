@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"sync"
 	"time"
@@ -102,16 +103,13 @@ func newPublisherConfig(cfg *config) *Publisher {
 // may not be stored). While the broker blocks publishers (a resource alarm)
 // Publish waits, until ctx ends.
 func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
-	if err := transport.Prepare(topic, msgs, p.cfg.maxPayload); err != nil {
-		return err
-	}
 	if err := checkName(topic); err != nil {
 		return err
 	}
 	if err := p.cfg.checkMessages(topic, msgs); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := transport.Prepare(ctx, topic, msgs, p.cfg.maxPayload); err != nil {
 		return err
 	}
 	if len(msgs) == 0 {
@@ -122,6 +120,36 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 	}
 	defer p.work.Done()
 
+	// A call holds a confirm-window token per message until its confirm
+	// comes, and awaits its confirms only after writing: a call larger
+	// than the window would wait for tokens it holds itself. So it goes in
+	// rounds of at most a window each.
+	if len(msgs) <= p.cfg.window {
+		return p.publishRound(ctx, topic, msgs)
+	}
+	var failed []transport.FailedMessage
+	for from := 0; from < len(msgs); from += p.cfg.window {
+		err := p.publishRound(ctx, topic, msgs[from:min(from+p.cfg.window, len(msgs))])
+		var pe *transport.PublishError
+		switch {
+		case err == nil:
+		case errors.As(err, &pe):
+			for _, f := range pe.Failed {
+				f.Index += from
+				failed = append(failed, f)
+			}
+		default: // the context ended: nothing more is sent
+			return err
+		}
+	}
+	if len(failed) > 0 {
+		return &transport.PublishError{Failed: failed}
+	}
+	return nil
+}
+
+// publishRound publishes at most a confirm window of messages.
+func (p *Publisher) publishRound(ctx context.Context, topic string, msgs []*transport.Message) error {
 	if err := p.conn.waitUnblocked(ctx); err != nil {
 		return err
 	}
@@ -156,10 +184,10 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 // without WithMandatory, where those written wait in outs for await.
 func (p *Publisher) write(ctx context.Context, s *slot, topic string, msgs []*transport.Message) (*call, []outMsg, error) {
 	if err := s.ready(ctx); err != nil {
-		return nil, nil, transport.FailAll(msgs, err)
+		return nil, nil, transport.FailFrom(msgs, 0, err)
 	}
 	if err := p.declare(s, topic); err != nil {
-		return nil, nil, transport.FailAll(msgs, err)
+		return nil, nil, transport.FailFrom(msgs, 0, err)
 	}
 	c := newCall(len(msgs))
 	outs := make([]outMsg, len(msgs))

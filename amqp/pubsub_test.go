@@ -1,8 +1,10 @@
 package amqp_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -126,5 +128,122 @@ func TestTimestampMillis(t *testing.T) {
 				t.Errorf("Metadata %v, want none", got.Metadata)
 			}
 		})
+	}
+}
+
+// A call larger than the confirm window used to wait for tokens it held
+// itself, forever with context.Background().
+func TestPublishLargerThanConfirmWindow(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name   string
+		opts   []amqp.Option
+		window int
+		n      int
+	}{
+		{"default window", nil, amqp.DefaultConfirmWindow, amqp.DefaultConfirmWindow + 1},
+		{"window 64", []amqp.Option{amqp.WithConfirmWindow(64)}, 64, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pub, sub := e.publisher(t, tc.opts...), e.subscriber(t)
+			topic := e.names.topic()
+			c := newCollector()
+			s, err := sub.Subscribe(ctxFor(t), topic, c.handle, transport.WithGroup(e.names.group()), transport.WithConcurrency(8))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			msgs := make([]*transport.Message, tc.n)
+			for i := range msgs {
+				msgs[i] = &transport.Message{Payload: []byte(strconv.Itoa(i))}
+			}
+			// The deadline only keeps a regression from hanging the run:
+			// the call used to block until its context ended.
+			if err := pub.Publish(ctxFor(t), topic, msgs...); err != nil {
+				t.Fatalf("Publish of %d messages with a window of %d: %v", tc.n, tc.window, err)
+			}
+			got := map[string]bool{}
+			for _, m := range c.waitFor(t, tc.n) {
+				got[string(m.Payload)] = true
+			}
+			if len(got) != tc.n {
+				t.Errorf("%d distinct messages delivered, want %d", len(got), tc.n)
+			}
+		})
+	}
+}
+
+// Well-known metadata travels as the AMQP properties other clients use
+// (a Spring or Node service sets correlation_id and reply_to), both ways.
+func TestWellKnownMetadataAsProperties(t *testing.T) {
+	e := newEnv(t)
+	pub, sub := e.publisher(t), e.subscriber(t)
+	topic := e.names.topic()
+	c := newCollector()
+	s, err := sub.Subscribe(ctxFor(t), topic, c.handle, transport.WithGroup(e.names.group()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	// Another client's message: properties, no headers.
+	err = e.admin.do(t, func(ch *amqp091.Channel) error {
+		return ch.PublishWithContext(ctxFor(t), topic, "", false, false, amqp091.Publishing{
+			ContentType: "application/json", ContentEncoding: "gzip", CorrelationId: "conv-1",
+			ReplyTo: "replies.client-1", Type: "order.created", Body: []byte("{}"),
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.waitFor(t, 1)[0]
+	want := transport.Metadata{
+		transport.MetaContentType: "application/json", transport.MetaContentEncoding: "gzip",
+		transport.MetaCorrelationID: "conv-1", transport.MetaReplyTo: "replies.client-1",
+		transport.MetaType: "order.created",
+	}
+	for k, v := range want {
+		if got.Metadata[k] != v {
+			t.Errorf("metadata %q = %q, want %q (from the property)", k, got.Metadata[k], v)
+		}
+	}
+
+	// brokerkit's message, read by a raw consumer: properties, not headers.
+	q := e.names.queueName(topic, "raw")
+	var d amqp091.Delivery
+	err = e.admin.do(t, func(ch *amqp091.Channel) error {
+		if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
+			return err
+		}
+		if err := ch.QueueBind(q, "#", topic, false, nil); err != nil {
+			return err
+		}
+		long := string(bytes.Repeat([]byte("c"), 300)) // too long for a property: a header
+		if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("x"), Metadata: transport.Metadata{
+			transport.MetaContentType: "text/plain", transport.MetaCorrelationID: long, transport.MetaReplyTo: "replies",
+		}}); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(wait)
+		for time.Now().Before(deadline) {
+			var ok bool
+			if d, ok, err = ch.Get(q, true); err != nil || ok {
+				return err
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return errors.New("no message in the raw queue")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ContentType != "text/plain" || d.ReplyTo != "replies" {
+		t.Errorf("properties content_type=%q reply_to=%q, want text/plain, replies", d.ContentType, d.ReplyTo)
+	}
+	if _, ok := d.Headers[transport.MetaContentType]; ok {
+		t.Errorf("content-type sent as a header too: %v", d.Headers)
+	}
+	if d.CorrelationId != "" || len(fmt.Sprint(d.Headers[transport.MetaCorrelationID])) != 300 {
+		t.Errorf("a 300-byte correlation ID: property %q, header %v; want it in the header", d.CorrelationId, d.Headers[transport.MetaCorrelationID])
 	}
 }

@@ -68,7 +68,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string, h transport.Ha
 		// The URL's default comes first, so that the caller's WithPrefetch wins.
 		opts = append([]transport.SubscribeOption{transport.WithPrefetch(s.cfg.prefetch)}, opts...)
 	}
-	cfg, err := transport.PrepareSubscribe(topic, h, opts)
+	cfg, err := transport.PrepareSubscribe(ctx, topic, h, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -17,6 +18,11 @@ func checkName(topic string) error {
 	}
 	if len(topic) > maxShortString {
 		return transport.Invalidf("amqp: topic of %d bytes: exchange names are limited to %d", len(topic), maxShortString)
+	}
+	if !utf8.ValidString(topic) {
+		// RabbitMQ answers a name that is not UTF-8 by closing the whole
+		// connection (501 FRAME_ERROR), which would look like an outage.
+		return transport.Invalidf("amqp: topic %q is not valid UTF-8, which RabbitMQ requires of exchange names", topic)
 	}
 	if len(topic) >= 4 && topic[:4] == "amq." {
 		return transport.Invalidf("amqp: topic %q: names starting with \"amq.\" are reserved by the broker", topic)
@@ -52,6 +58,9 @@ func (c *config) queueFor(topic, group string) (queueSpec, error) {
 	name := c.queueName(topic, group)
 	if len(name) > maxShortString {
 		return queueSpec{}, transport.Invalidf("amqp: queue name of %d bytes: the limit is %d", len(name), maxShortString)
+	}
+	if !utf8.ValidString(name) {
+		return queueSpec{}, transport.Invalidf("amqp: queue name %q (group %q) is not valid UTF-8, which RabbitMQ requires", name, group)
 	}
 	if group == "" {
 		return queueSpec{name: name, ephemeral: true, bind: true}, nil

@@ -14,7 +14,7 @@ import (
 // TestKafka publishes and receives through the broker brokertest.Kafka
 // gives: embedded unless KAFKA_BROKERS is set.
 func TestKafka(t *testing.T) {
-	url := brokertest.KafkaURL(t, "create_topics=1")
+	url := brokertest.KafkaURL(t, "partitions=1")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	topic := brokertest.Name(t, "bk")

@@ -23,7 +23,7 @@ func TestQuickstartOnEveryBroker(t *testing.T) {
 		url  func(t *testing.T) string
 	}{
 		{"memory", func(*testing.T) string { return "mem://" }},
-		{"kafka", func(t *testing.T) string { return brokertest.KafkaURL(t, "create_topics=3") }},
+		{"kafka", func(t *testing.T) string { return brokertest.KafkaURL(t, "partitions=3") }},
 		{"rabbitmq", func(t *testing.T) string { return brokertest.RabbitMQ(t) }},
 	} {
 		t.Run(b.name, func(t *testing.T) {

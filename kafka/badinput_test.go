@@ -153,18 +153,19 @@ func TestMissingTopic(t *testing.T) {
 	brokers := brokertest.Kafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	pub, sub := newPair(t, brokers)
+	pub, sub := newPair(t, brokers, kafka.WithoutCreateTopics())
 	missing := brokertest.Name(t, "missing")
 	err := pub.Publish(ctx, missing, &transport.Message{Payload: []byte("x")})
-	if !errors.Is(err, transport.ErrNotFound) || !strings.Contains(err.Error(), missing) {
-		t.Errorf("publish to a missing topic: %v, want ErrNotFound naming it", err)
+	if !errors.Is(err, transport.ErrNotFound) || !strings.Contains(err.Error(), missing) ||
+		!strings.Contains(err.Error(), "create_topics=false") {
+		t.Errorf("publish to a missing topic without topic creation: %v, want ErrNotFound naming it and the URL option", err)
 	}
 	if _, err := sub.Subscribe(ctx, missing, nop, transport.WithGroup("g")); !errors.Is(err, transport.ErrNotFound) {
 		t.Errorf("subscribe to a missing topic: %v, want ErrNotFound", err)
 	}
 
-	// WithCreateTopics creates it, with the partitions asked for.
-	cpub, csub := newPair(t, brokers, kafka.WithCreateTopics(3, 1))
+	// By default it is created, with the broker's defaults.
+	cpub, csub := newPair(t, brokers)
 	created := brokertest.Name(t, "created")
 	t.Cleanup(func() { brokertest.DeleteKafkaTopic(t, brokers, created) })
 	col := newCollector()

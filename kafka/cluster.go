@@ -66,8 +66,9 @@ func (c *cluster) close() {
 	}
 }
 
-// partitions returns the sorted partition IDs of topic, creating the topic
-// when WithCreateTopics asks for it. A missing topic is an ErrNotFound error.
+// partitions returns the sorted partition IDs of topic, creating a missing
+// topic unless WithoutCreateTopics said not to; then it is an ErrNotFound
+// error.
 func (c *cluster) partitions(ctx context.Context, topic string) ([]int, error) {
 	var parts []int
 	err := c.retry(ctx, "metadata", func(ctx context.Context) error {
@@ -76,7 +77,7 @@ func (c *cluster) partitions(ctx context.Context, topic string) ([]int, error) {
 		return err
 	})
 	if errors.Is(err, kafka.UnknownTopicOrPartition) {
-		hint := "create it first, or use WithCreateTopics"
+		hint := "topic creation is off (create_topics=false in the URL, WithoutCreateTopics in Go): create it first"
 		return nil, transport.NewError(transport.CodeNotFound, "kafka",
 			fmt.Errorf("topic %q does not exist (%s): %w", topic, hint, kafka.UnknownTopicOrPartition))
 	}

@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +39,8 @@ func TestConformance(t *testing.T) {
 		NewTopic: func(t testing.TB) string { return brokertest.KafkaTopic(t, brokers, 3) },
 		Caps: transporttest.Capabilities{
 			Groups: true, Ephemeral: true, Durable: true, Redelivery: true,
-			Ordering: true, PublishTime: true, MaxPayload: maxPayload,
+			Ordering: true, PublishTime: true, MaxPayload: maxPayload, Replay: true,
 		},
+		InvalidTopics: []string{"with space", "hash#", ".", "..", strings.Repeat("t", 250), "nul\x00", "ümlaut"},
 	})
 }

@@ -66,7 +66,8 @@ type config struct {
 	fetchMaxWait      time.Duration
 }
 
-// TopicSpec is how WithCreateTopics creates a missing topic.
+// TopicSpec is how a missing topic is created (WithCreateTopics); -1 takes
+// the broker's default.
 type TopicSpec struct {
 	Partitions        int
 	ReplicationFactor int
@@ -78,6 +79,7 @@ func newConfig(brokers []string, opts []Option) (*config, error) {
 		acks:              kafka.RequireAll,
 		balancer:          &kafka.Murmur2Balancer{},
 		maxMessageBytes:   DefaultMaxMessageBytes,
+		create:            &TopicSpec{Partitions: -1, ReplicationFactor: -1},
 		batchBytes:        DefaultBatchBytes,
 		maxAttempts:       DefaultMaxAttempts,
 		commitInterval:    DefaultCommitInterval,
@@ -298,17 +300,33 @@ func WithMaxAttempts(n int) Option {
 	}
 }
 
-// WithCreateTopics creates a topic that does not exist, with the given
-// partition count and replication factor, the first time it is published to
-// or subscribed to. Default: a missing topic is an ErrNotFound error.
-// Publisher and Subscriber.
+// WithCreateTopics sets the partition count and replication factor of the
+// topics brokerkit creates; -1 takes the broker's default (num.partitions,
+// default.replication.factor). Publisher and Subscriber.
+//
+// By default a topic that does not exist is created the first time it is
+// published or subscribed to, with the broker's defaults, as Apache Kafka
+// does for its own clients with auto.create.topics.enable, so that a
+// program written against another backend runs unchanged (its dead-letter
+// topics included). WithoutCreateTopics turns that off.
 func WithCreateTopics(partitions, replicationFactor int) Option {
 	return func(c *config) error {
-		if partitions < 1 || replicationFactor < 1 {
-			return transport.Invalidf("kafka: WithCreateTopics: need at least 1 partition and 1 replica, got %d, %d",
+		if partitions == 0 || partitions < -1 || replicationFactor == 0 || replicationFactor < -1 {
+			return transport.Invalidf("kafka: WithCreateTopics: need at least 1 partition and 1 replica, or -1 for the broker's default, got %d, %d",
 				partitions, replicationFactor)
 		}
 		c.create = &TopicSpec{Partitions: partitions, ReplicationFactor: replicationFactor}
+		return nil
+	}
+}
+
+// WithoutCreateTopics makes publishing or subscribing to a topic that does
+// not exist an ErrNotFound error, for clusters where topics are created by
+// their owners only. Default: missing topics are created (WithCreateTopics).
+// Publisher and Subscriber.
+func WithoutCreateTopics() Option {
+	return func(c *config) error {
+		c.create = nil
 		return nil
 	}
 }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -67,13 +68,16 @@ func NewPublisher(brokers []string, opts ...Option) (*Publisher, error) {
 // error, an ErrInvalid error (nothing was sent), or a *transport.PublishError
 // naming the messages that were not acknowledged.
 func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
-	if err := transport.Prepare(topic, msgs, p.cfg.maxMessageBytes); err != nil {
+	if err := checkTopic(topic); err != nil {
+		return err
+	}
+	if err := transport.Prepare(ctx, topic, msgs, p.cfg.maxMessageBytes); err != nil {
+		if errors.Is(err, transport.ErrTooLarge) {
+			return fmt.Errorf("%w (the kafka backend's limit is max_message_bytes in the URL, WithMaxMessageBytes in Go; the broker's message.max.bytes must allow it too)", err)
+		}
 		return err
 	}
 	if err := checkMetadata(msgs); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if len(msgs) == 0 {
@@ -86,7 +90,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 
 	parts, err := p.cluster.partitions(ctx, topic)
 	if err != nil {
-		return transport.FailAll(msgs, err)
+		return transport.FailFrom(msgs, 0, err)
 	}
 	chunks := p.split(topic, parts, msgs)
 	for key, cs := range chunks {

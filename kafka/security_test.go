@@ -79,7 +79,7 @@ func TestSASLAndTLS(t *testing.T) {
 	}
 	defer c.Close()
 	addr := c.ListenAddrs()[0]
-	query := "tls_ca=" + url.QueryEscape(caFile) + "&create_topics=2&sasl="
+	query := "tls_ca=" + url.QueryEscape(caFile) + "&partitions=2&sasl="
 
 	for _, mech := range []struct{ name, user, pass string }{
 		{"plain", "plain-user", "plain-pass"},

@@ -32,7 +32,10 @@ func NewSubscriber(brokers []string, opts ...Option) (*Subscriber, error) {
 // is set.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string, h transport.Handler,
 	opts ...transport.SubscribeOption) (*transport.Subscription, error) {
-	cfg, err := transport.PrepareSubscribe(topic, h, opts)
+	if err := checkTopic(topic); err != nil {
+		return nil, err
+	}
+	cfg, err := transport.PrepareSubscribe(ctx, topic, h, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -33,8 +33,9 @@ import (
 //	max_message_bytes=N                 WithMaxMessageBytes
 //	batch_bytes=N                       WithBatchBytes
 //	max_attempts=N                      WithMaxAttempts
-//	create_topics=PARTITIONS            WithCreateTopics, with
-//	replication_factor=N                (default 1)
+//	create_topics=false                 WithoutCreateTopics (default true: missing topics are created)
+//	partitions=N                        WithCreateTopics: partitions of a created topic (default -1, the broker's)
+//	replication_factor=N                WithCreateTopics: its replication factor (default -1, the broker's)
 //	commit_interval=1s                  WithCommitInterval
 //	heartbeat_interval=3s               WithHeartbeatInterval
 //	session_timeout=30s                 WithSessionTimeout
@@ -148,10 +149,15 @@ func ParseURL(u *url.URL) ([]string, []Option, error) {
 			add(o.opt(q.Int(o.key, 0)))
 		}
 	}
-	if q.Has("create_topics") {
-		add(WithCreateTopics(q.Int("create_topics", 0), q.Int("replication_factor", 1)))
-	} else if q.Has("replication_factor") {
-		q.Fail("replication_factor needs create_topics")
+	create := q.Bool("create_topics", true)
+	partitions, replicas := q.Has("partitions"), q.Has("replication_factor")
+	switch {
+	case !create && (partitions || replicas):
+		q.Fail("partitions and replication_factor need create_topics=true")
+	case !create:
+		add(WithoutCreateTopics())
+	case partitions || replicas:
+		add(WithCreateTopics(q.Int("partitions", -1), q.Int("replication_factor", -1)))
 	}
 	for key, opt := range map[string]func(time.Duration) Option{
 		"commit_interval":    WithCommitInterval,

@@ -21,7 +21,7 @@ func TestParseURL(t *testing.T) {
 		{"kafka://a:9092?acks=one&compression=zstd&balancer=crc32&client_id=x", "a:9092", ""},
 		{"kafka://u:secret@a:9092?sasl=scram-sha-512&tls=true", "a:9092", ""},
 		{"kafka://u:secret@a:9092?sasl=PLAIN", "a:9092", ""},
-		{"kafka://a:9092?create_topics=3&replication_factor=1&commit_interval=2s", "a:9092", ""},
+		{"kafka://a:9092?partitions=3&replication_factor=1&commit_interval=2s", "a:9092", ""},
 		{"kafka://a:9092?heartbeat_interval=1s&session_timeout=10s&rebalance_timeout=10s&fetch_max_wait=100ms", "a:9092", ""},
 		{"kafka://a:9092?max_message_bytes=100&batch_bytes=1000&max_attempts=3&fetch_max_bytes=10", "a:9092", ""},
 		{"kafka://", "", "no broker address"},
@@ -34,8 +34,10 @@ func TestParseURL(t *testing.T) {
 		{"kafka://a:9092?sasl=plain", "", "needs a user"},
 		{"kafka://u:secret@a:9092", "", "no sasl mechanism"},
 		{"kafka://u:secret@a:9092?sasl=gssapi", "", "unknown SASL mechanism"},
-		{"kafka://a:9092?replication_factor=3", "", "needs create_topics"},
-		{"kafka://a:9092?create_topics=0", "", "WithCreateTopics"},
+		{"kafka://a:9092?create_topics=false", "a:9092", ""},
+		{"kafka://a:9092?create_topics=false&replication_factor=3", "", "need create_topics=true"},
+		{"kafka://a:9092?partitions=0", "", "WithCreateTopics"},
+		{"kafka://a:9092?create_topics=3", "", "not a boolean"},
 		{"kafka://a:9092?commit_interval=soon", "", "not a duration"},
 		{"kafka://a:9092?commit_interval=-1s", "", "not positive"},
 		{"kafka://a:9092?max_attempts=x", "", "not an integer"},
@@ -74,7 +76,7 @@ func TestParseURL(t *testing.T) {
 
 func FuzzParseURL(f *testing.F) {
 	for _, s := range []string{
-		"kafka://a:9092", "kafka://u:p@a:1,b:2?sasl=plain&tls=1", "kafka://a?acks=none&create_topics=2",
+		"kafka://a:9092", "kafka://u:p@a:1,b:2?sasl=plain&tls=1", "kafka://a?acks=none&partitions=2",
 		"kafka://a?commit_interval=1s&bogus", "kafka://:0?balancer=hash",
 	} {
 		f.Add(s)

@@ -91,7 +91,7 @@ func New(opts ...Option) (*Broker, error) {
 // returns once all of them hold it, waiting for room in full queues until
 // ctx ends. Messages without an ID get one.
 func (b *Broker) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
-	if err := transport.Prepare(topic, msgs, b.maxPayload); err != nil {
+	if err := transport.Prepare(ctx, topic, msgs, b.maxPayload); err != nil {
 		return err
 	}
 	queues, err := b.queuesOf(topic)
@@ -111,12 +111,12 @@ func (b *Broker) Publish(ctx context.Context, topic string, msgs ...*transport.M
 	}
 	for _, q := range queues {
 		if n, err := q.push(ctx, copies); err != nil {
-			return transport.FailAll(msgs[n:], err)
+			return transport.FailFrom(msgs, n, err)
 		}
 	}
 	if b.isClosed() {
 		// Closed while we waited for room: the queues were dropped.
-		return transport.FailAll(msgs, transport.ErrClosed)
+		return transport.FailFrom(msgs, 0, transport.ErrClosed)
 	}
 	return nil
 }
@@ -140,7 +140,7 @@ func (b *Broker) queuesOf(name string) ([]*queue, error) {
 // subscription shares the group's queue with the group's other members.
 func (b *Broker) Subscribe(ctx context.Context, topic string, h transport.Handler,
 	opts ...transport.SubscribeOption) (*transport.Subscription, error) {
-	cfg, err := transport.PrepareSubscribe(topic, h, opts)
+	cfg, err := transport.PrepareSubscribe(ctx, topic, h, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -7,8 +7,10 @@ import (
 )
 
 // MetaCorrelationID is the metadata key that carries a correlation ID from a
-// consumed message to the messages its handler publishes.
-const MetaCorrelationID = "correlation-id"
+// consumed message to the messages its handler publishes: the well-known
+// name, which the amqp backend maps onto the correlation_id property, so
+// that a conversation started by another client carries on.
+const MetaCorrelationID = transport.MetaCorrelationID
 
 type correlationKey struct{}
 

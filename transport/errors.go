@@ -142,11 +142,13 @@ func networkError(err error) bool {
 }
 
 // Retryable reports whether doing the same thing again may succeed: false for
-// bad input, missing resources, refused credentials, closed objects and
-// errors marked Permanent; true otherwise, including unclassified errors.
+// bad input, missing resources, refused credentials, closed objects, a
+// cancelled context and errors marked Permanent; true otherwise, including
+// unclassified errors and a deadline that passed (a timeout says nothing of
+// the next try, which may have more time).
 func Retryable(err error) bool {
 	switch CodeOf(err) {
-	case CodeOK, CodeInvalid, CodeNotFound, CodeUnauthorized, CodeClosed, CodePermanent:
+	case CodeOK, CodeInvalid, CodeNotFound, CodeUnauthorized, CodeClosed, CodePermanent, CodeCanceled:
 		return false
 	}
 	return true
@@ -207,15 +209,17 @@ func (e *PublishError) Unwrap() []error {
 	return errs
 }
 
-// FailAll builds the error for a publish of which nothing was confirmed. A
-// context error is returned as it is, since it says all there is to say.
-func FailAll(msgs []*Message, err error) error {
+// FailFrom builds the error for a publish of msgs of which msgs[:from] were
+// confirmed and the rest failed with err; each failed message keeps its
+// index in msgs. A context error is returned as it is, since it says all
+// there is to say.
+func FailFrom(msgs []*Message, from int, err error) error {
 	if err == context.Canceled || err == context.DeadlineExceeded {
 		return err
 	}
-	pe := &PublishError{Failed: make([]FailedMessage, len(msgs))}
-	for i, m := range msgs {
-		pe.Failed[i] = FailedMessage{Index: i, ID: m.ID, Err: err}
+	pe := &PublishError{Failed: make([]FailedMessage, 0, len(msgs)-from)}
+	for i := from; i < len(msgs); i++ {
+		pe.Failed = append(pe.Failed, FailedMessage{Index: i, ID: msgs[i].ID, Err: err})
 	}
 	return pe
 }

@@ -30,12 +30,12 @@ func TestCodeOfAndRetryable(t *testing.T) {
 		{transport.ErrClosed, transport.CodeClosed, false},
 		{transport.ErrUnavailable, transport.CodeUnavailable, true},
 		{transport.ErrNotConfirmed, transport.CodeNotConfirmed, true},
-		{context.Canceled, transport.CodeCanceled, true},
+		{context.Canceled, transport.CodeCanceled, false},
 		{fmt.Errorf("op: %w", context.DeadlineExceeded), transport.CodeDeadlineExceeded, true},
 		{transport.Permanent(errors.New("bad payload")), transport.CodePermanent, false},
 		{transport.Permanent(transport.ErrUnavailable), transport.CodePermanent, false},
 		{transport.NewError(transport.CodeUnavailable, "dial", native), transport.CodeUnavailable, true},
-		{transport.FailAll([]*transport.Message{{ID: "a"}}, transport.ErrNotConfirmed), transport.CodeNotConfirmed, true},
+		{transport.FailFrom([]*transport.Message{{ID: "a"}}, 0, transport.ErrNotConfirmed), transport.CodeNotConfirmed, true},
 	}
 	for _, c := range cases {
 		if got := transport.CodeOf(c.err); got != c.code {
@@ -62,15 +62,20 @@ func TestErrorKeepsNativeCause(t *testing.T) {
 
 func TestPublishError(t *testing.T) {
 	msgs := []*transport.Message{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d"}, {ID: "e"}}
-	err := transport.FailAll(msgs, transport.ErrNotConfirmed)
+	err := transport.FailFrom(msgs, 0, transport.ErrNotConfirmed)
 	var pe *transport.PublishError
 	if !errors.As(err, &pe) || len(pe.Failed) != 5 || pe.Failed[4].ID != "e" || pe.Failed[4].Index != 4 {
-		t.Fatalf("FailAll: %#v", err)
+		t.Fatalf("FailFrom: %#v", err)
+	}
+	// The failed messages keep their index in the call.
+	if !errors.As(transport.FailFrom(msgs, 3, transport.ErrNotConfirmed), &pe) ||
+		len(pe.Failed) != 2 || pe.Failed[0].Index != 3 || pe.Failed[0].ID != "d" || pe.Failed[1].Index != 4 {
+		t.Fatalf("FailFrom(msgs, 3): %#v", pe)
 	}
 	if !strings.Contains(err.Error(), "and 2 more") {
 		t.Errorf("long list not shortened: %v", err)
 	}
-	if got := transport.FailAll(msgs, context.Canceled); got != context.Canceled {
+	if got := transport.FailFrom(msgs, 0, context.Canceled); got != context.Canceled {
 		t.Errorf("context error wrapped: %v", got)
 	}
 }

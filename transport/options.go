@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
@@ -40,6 +41,8 @@ type SubscribeConfig struct {
 	// MinBackoff and MaxBackoff bound the wait before a failed message is
 	// returned for redelivery: MinBackoff doubled per attempt, capped.
 	MinBackoff, MaxBackoff time.Duration
+	// Lifetime, when not nil, ends the subscription when it ends.
+	Lifetime context.Context
 }
 
 // Defaults, as documented on each option.
@@ -106,6 +109,21 @@ func WithStart(p StartPosition) SubscribeOption {
 			return Invalidf("WithStart: unknown position %d", p)
 		}
 		c.Start = p
+		return nil
+	}
+}
+
+// WithLifetime ties the subscription to ctx: when ctx ends, the
+// subscription stops as Close stops it, and Subscription.Err returns ctx's
+// error. Default: none; the subscription runs until it is closed. (The
+// context given to Subscribe bounds only the Subscribe call, as
+// net.Dialer's does the dial.)
+func WithLifetime(ctx context.Context) SubscribeOption {
+	return func(c *SubscribeConfig) error {
+		if ctx == nil {
+			return Invalidf("WithLifetime: nil context")
+		}
+		c.Lifetime = ctx
 		return nil
 	}
 }

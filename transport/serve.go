@@ -60,7 +60,8 @@ func (s *Subscription) Close() error {
 func (s *Subscription) Done() <-chan struct{} { return s.done }
 
 // Err returns the error that ended the subscription: nil while it runs and
-// after a Close or context cancellation.
+// after a Close; the lifetime context's error when WithLifetime's context
+// ended it; the backend's error when the subscription failed.
 func (s *Subscription) Err() error {
 	select {
 	case <-s.done:
@@ -70,8 +71,9 @@ func (s *Subscription) Err() error {
 	}
 }
 
-// Serve runs h on the messages of r until ctx ends, the subscription is
-// closed, or Receive fails. Handlers run with cfg.Concurrency workers;
+// Serve runs h on the messages of r until the subscription is closed, its
+// lifetime (cfg.Lifetime) ends, or Receive fails. ctx is Subscribe's: its
+// values reach the handlers, its cancellation does not end the subscription. Handlers run with cfg.Concurrency workers;
 // messages with the same key go to the same worker, so they are handled one
 // at a time in the order received. Messages without a key go to whichever
 // worker is free. Intake blocks while the workers are busy, so a slow handler
@@ -80,13 +82,17 @@ func Serve(ctx context.Context, r Receiver, h Handler, cfg SubscribeConfig) *Sub
 	s := &Subscription{stop: make(chan struct{}), done: make(chan struct{})}
 	d := &dispatcher{r: r, h: h, cfg: cfg, stopping: make(chan struct{}), failed: make(chan struct{})}
 	d.handlerCtx, d.cancelHandlers = context.WithCancel(context.WithoutCancel(ctx))
+	life := cfg.Lifetime
+	if life == nil {
+		life = context.Background()
+	}
 	d.keyed = make([]chan *Message, cfg.Concurrency)
 	for i := range d.keyed {
 		d.keyed[i] = make(chan *Message, 1)
 	}
 	d.anyWorker = make(chan *Message, cfg.Prefetch)
 
-	intakeCtx, stopIntake := context.WithCancel(ctx)
+	intakeCtx, stopIntake := context.WithCancel(context.WithoutCancel(ctx))
 	var intake sync.WaitGroup
 	intake.Add(1)
 	go func() {
@@ -99,8 +105,10 @@ func Serve(ctx context.Context, r Receiver, h Handler, cfg SubscribeConfig) *Sub
 	}
 
 	go func() {
+		var ended error // why the lifetime ended it
 		select {
-		case <-ctx.Done():
+		case <-life.Done():
+			ended = life.Err()
 		case <-s.stop:
 		case <-d.failed:
 		}
@@ -111,7 +119,7 @@ func Serve(ctx context.Context, r Receiver, h Handler, cfg SubscribeConfig) *Sub
 			close(ch)
 		}
 		d.drain()
-		s.err = errors.Join(d.receiveErr, r.Close())
+		s.err = join(ended, d.receiveErr, r.Close())
 		close(s.done)
 	}()
 	return s
@@ -170,6 +178,23 @@ func (d *dispatcher) route(m *Message) bool {
 	case <-d.stopping:
 		return false
 	}
+}
+
+// join is errors.Join, except that a single error comes back as it is, so
+// that Err can return a context error unwrapped.
+func join(errs ...error) error {
+	var only error
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			only = err
+			n++
+		}
+	}
+	if n <= 1 {
+		return only
+	}
+	return errors.Join(errs...)
 }
 
 func shard(key string, n int) int {

@@ -20,8 +20,12 @@ type Publisher interface {
 // Subscriber opens subscriptions. It is safe for concurrent use.
 type Subscriber interface {
 	// Subscribe starts handling the messages of topic and returns once the
-	// subscription is live, or with an error when ctx ends first. Cancelling
-	// ctx later stops the subscription as Subscription.Close does.
+	// subscription is live, or with an error when ctx ends first. As with
+	// net.Dialer.DialContext, ctx bounds setting the subscription up only:
+	// once Subscribe returned, ending ctx has no effect, and the
+	// subscription runs until Subscription.Close, the subscriber's Close, or
+	// the end of a context given with WithLifetime. Handlers see ctx's
+	// values.
 	Subscribe(ctx context.Context, topic string, h Handler, opts ...SubscribeOption) (*Subscription, error)
 	// Close closes every subscription it opened and releases the
 	// subscriber. It is idempotent.
@@ -29,8 +33,10 @@ type Subscriber interface {
 }
 
 // Handler handles one delivered message. Returning nil acknowledges it; an
-// error (or a panic) has it delivered again. ctx ends when the subscription
-// is closed and the drain timeout has passed.
+// error (or a panic) has it delivered again. ctx carries the values of the
+// context given to Subscribe; it ends only when the subscription is closed
+// and the drain timeout has passed, not when the handler returns, so work
+// that must stop with the handling needs a context of its own.
 type Handler func(ctx context.Context, m *Message) error
 
 // Middleware wraps a handler, as net/http middleware wraps an http.Handler.
@@ -77,8 +83,13 @@ func CheckTopic(topic string) error {
 
 // Prepare validates a publish before anything is sent and gives every
 // message without an ID a new one. maxPayload is the backend's limit on one
-// payload; 0 means none. Backends call it first in Publish.
-func Prepare(topic string, msgs []*Message, maxPayload int) error {
+// payload; 0 means none. A nil context is an ErrInvalid error, a context
+// that has ended returns its error, so that every backend agrees. Backends
+// call it first in Publish.
+func Prepare(ctx context.Context, topic string, msgs []*Message, maxPayload int) error {
+	if ctx == nil {
+		return Invalidf("nil context")
+	}
 	if err := CheckTopic(topic); err != nil {
 		return err
 	}
@@ -91,6 +102,9 @@ func Prepare(topic string, msgs []*Message, maxPayload int) error {
 				ErrTooLarge, i, len(m.Payload), maxPayload)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for _, m := range msgs {
 		if m.ID == "" {
 			m.ID = NewID()
@@ -102,7 +116,10 @@ func Prepare(topic string, msgs []*Message, maxPayload int) error {
 // PrepareSubscribe validates a Subscribe call, the subscribe-side twin of
 // Prepare: the topic, the handler and the options. Backends call it first
 // and add their own checks to the config it returns.
-func PrepareSubscribe(topic string, h Handler, opts []SubscribeOption) (SubscribeConfig, error) {
+func PrepareSubscribe(ctx context.Context, topic string, h Handler, opts []SubscribeOption) (SubscribeConfig, error) {
+	if ctx == nil {
+		return SubscribeConfig{}, Invalidf("nil context")
+	}
 	cfg, err := NewSubscribeConfig(opts...)
 	if err != nil {
 		return cfg, err
@@ -112,6 +129,9 @@ func PrepareSubscribe(topic string, h Handler, opts []SubscribeOption) (Subscrib
 	}
 	if h == nil {
 		return cfg, Invalidf("nil handler")
+	}
+	if err := ctx.Err(); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }

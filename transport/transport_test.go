@@ -34,29 +34,41 @@ func TestChainRunsFirstOutermost(t *testing.T) {
 }
 
 func TestPrepare(t *testing.T) {
+	ctx := context.Background()
 	m := &transport.Message{Payload: []byte("12345")}
-	if err := transport.Prepare("t", []*transport.Message{m}, 5); err != nil || m.ID == "" {
+	if err := transport.Prepare(ctx, "t", []*transport.Message{m}, 5); err != nil || m.ID == "" {
 		t.Fatalf("Prepare: %v, ID %q", err, m.ID)
 	}
-	if err := transport.Prepare("t", []*transport.Message{m}, 4); !errors.Is(err, transport.ErrTooLarge) {
+	if err := transport.Prepare(ctx, "t", []*transport.Message{m}, 4); !errors.Is(err, transport.ErrTooLarge) {
 		t.Errorf("over the limit: %v", err)
 	}
 	n := &transport.Message{}
-	if err := transport.Prepare("t", []*transport.Message{n, nil}, 0); !errors.Is(err, transport.ErrInvalid) || n.ID != "" {
+	if err := transport.Prepare(ctx, "t", []*transport.Message{n, nil}, 0); !errors.Is(err, transport.ErrInvalid) || n.ID != "" {
 		t.Errorf("nil message: %v; ID assigned before validation finished: %q", err, n.ID)
+	}
+	//lint:ignore SA1012 a nil context is the bad input under test
+	if err := transport.Prepare(nil, "t", nil, 0); !errors.Is(err, transport.ErrInvalid) {
+		t.Errorf("nil context: %v, want ErrInvalid", err)
+	}
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := transport.Prepare(ended, "t", []*transport.Message{{}}, 0); err != context.Canceled {
+		t.Errorf("ended context: %v, want context.Canceled unwrapped", err)
 	}
 }
 
 func TestPrepareSubscribe(t *testing.T) {
+	ctx := context.Background()
 	ok := func(context.Context, *transport.Message) error { return nil }
-	cfg, err := transport.PrepareSubscribe("t", ok, []transport.SubscribeOption{transport.WithConcurrency(3)})
+	cfg, err := transport.PrepareSubscribe(ctx, "t", ok, []transport.SubscribeOption{transport.WithConcurrency(3)})
 	if err != nil || cfg.Concurrency != 3 {
 		t.Fatalf("valid call: %+v, %v", cfg, err)
 	}
 	for name, err := range map[string]error{
-		"empty topic": second(transport.PrepareSubscribe("", ok, nil)),
-		"nil handler": second(transport.PrepareSubscribe("t", nil, nil)),
-		"bad option":  second(transport.PrepareSubscribe("t", ok, []transport.SubscribeOption{transport.WithConcurrency(0)})),
+		"empty topic": second(transport.PrepareSubscribe(ctx, "", ok, nil)),
+		"nil handler": second(transport.PrepareSubscribe(ctx, "t", nil, nil)),
+		"bad option":  second(transport.PrepareSubscribe(ctx, "t", ok, []transport.SubscribeOption{transport.WithConcurrency(0)})),
+		"nil context": second(transport.PrepareSubscribe(nil, "t", ok, nil)), //lint:ignore SA1012 the bad input under test
 	} {
 		if !errors.Is(err, transport.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)

@@ -4,7 +4,7 @@
 //
 //	go run ./examples/quickstart                          # in-memory
 //	go run ./examples/quickstart -broker amqp://guest:guest@127.0.0.1:5672/
-//	go run ./examples/quickstart -broker 'kafka://127.0.0.1:9092?create_topics=3'
+//	go run ./examples/quickstart -broker 'kafka://127.0.0.1:9092?partitions=3'
 package main
 
 import (

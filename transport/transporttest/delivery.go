@@ -29,6 +29,12 @@ var awkwardMetadata = transport.Metadata{
 	"ключ":               "значение",
 	"with.dots_and-dash": "a=b; c=d, \"quoted\"",
 	"long":               string(bytes.Repeat([]byte("x"), 1000)),
+	// Well-known names that backends map onto the broker's own properties
+	// (AMQP content_type, correlation_id, reply_to, type) and back.
+	"content-type":   "application/json; charset=utf-8",
+	"correlation-id": "corr-42",
+	"reply-to":       "replies.client-7",
+	"type":           "order.created",
 }
 
 func (s *suite) roundTrip(t *testing.T) {
@@ -81,6 +87,9 @@ func (s *suite) roundTrip(t *testing.T) {
 			if gv, ok := g.Metadata[k]; !ok || gv != v {
 				t.Errorf("%s: metadata %q = %q (present %v), want %q", w.ID, k, gv, ok, v)
 			}
+		}
+		if len(w.Metadata) == 0 && len(g.Metadata) != 0 {
+			t.Errorf("%s: metadata %v appeared on a message published without any", w.ID, g.Metadata)
 		}
 		if s.h.Caps.PublishTime {
 			// Brokers store milliseconds; allow for the truncation.

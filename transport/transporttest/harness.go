@@ -45,6 +45,10 @@ type Capabilities struct {
 	MaxPayload int
 	// PublishTime: Message.PublishedAt is set on delivery.
 	PublishTime bool
+	// Replay: the broker keeps a log, so WithStart(StartOldest) replays
+	// what a new group has not seen. Without it the option must be refused
+	// with ErrInvalid.
+	Replay bool
 }
 
 // Harness tells the suite how to reach the backend under test.
@@ -60,6 +64,9 @@ type Harness struct {
 	// NewGroup returns a group name no other test uses, removing what the
 	// broker keeps for it at t's cleanup. Nil: the suite makes unique names.
 	NewGroup func(t testing.TB) string
+	// InvalidTopics are names the broker would refuse; Publish and
+	// Subscribe must reject each with ErrInvalid before sending anything.
+	InvalidTopics []string
 	// Timeout bounds each wait for a delivery. Default 20s.
 	Timeout time.Duration
 	// Caps is what the backend claims.

@@ -3,6 +3,7 @@ package transporttest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -64,13 +65,14 @@ func (h *slowHandler) handle(ctx context.Context, m *transport.Message) error {
 func (s *suite) stopWhileBusy(t *testing.T, topic, group string, stop func(*transport.Subscription, context.CancelFunc)) (*slowHandler, []*transport.Message) {
 	pub, sub := s.publisher(t), s.subscriber(t)
 	h := newSlowHandler()
-	ctx, cancel := context.WithCancel(context.Background())
+	life, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	opts := []transport.SubscribeOption{transport.WithConcurrency(4), transport.WithDrainTimeout(s.h.Timeout)}
+	opts := []transport.SubscribeOption{transport.WithConcurrency(4), transport.WithDrainTimeout(s.h.Timeout),
+		transport.WithLifetime(life)}
 	if group != "" {
 		opts = append(opts, transport.WithGroup(group))
 	}
-	ss, err := sub.Subscribe(ctx, topic, h.handle, opts...)
+	ss, err := sub.Subscribe(s.ctx(t), topic, h.handle, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +104,12 @@ func (s *suite) stopWhileBusy(t *testing.T, topic, group string, stop func(*tran
 	if h.finished.Load() < 4 {
 		t.Errorf("only %d in-flight handlers finished, want at least 4", h.finished.Load())
 	}
-	if err := ss.Err(); err != nil {
+	// Close is a clean stop; the end of the lifetime says why it stopped.
+	if err := ss.Err(); err != nil && (life.Err() == nil || err != life.Err()) {
 		t.Errorf("Err after a clean stop: %v", err)
+	}
+	if life.Err() != nil && ss.Err() != context.Canceled {
+		t.Errorf("Err after the lifetime ended: %v, want context.Canceled", ss.Err())
 	}
 	return h, msgs
 }
@@ -119,7 +125,9 @@ func (s *suite) closeDrains(t *testing.T) {
 	})
 }
 
-func (s *suite) cancelDrains(t *testing.T) {
+// lifetimeDrains: the end of a WithLifetime context stops the subscription
+// as Close does.
+func (s *suite) lifetimeDrains(t *testing.T) {
 	s.stopWhileBusy(t, s.topic(t), s.optionalGroup(t), func(_ *transport.Subscription, cancel context.CancelFunc) { cancel() })
 }
 
@@ -199,11 +207,25 @@ func (s *suite) badInput(t *testing.T) {
 	}{
 		{"publish to empty topic", pub.Publish(s.ctx(t), "", &transport.Message{})},
 		{"publish nil message", pub.Publish(s.ctx(t), topic, &transport.Message{}, nil)},
+		{"publish nil context", pub.Publish(nilContext(), topic, &transport.Message{})},
+		{"subscribe nil context", subErr(sub.Subscribe(nilContext(), topic, ok))},
+		{"nil lifetime", subErr(sub.Subscribe(s.ctx(t), topic, ok, transport.WithLifetime(nilContext())))},
 		{"subscribe to empty topic", subErr(sub.Subscribe(s.ctx(t), "", ok))},
 		{"subscribe nil handler", subErr(sub.Subscribe(s.ctx(t), topic, nil))},
 		{"concurrency 0", subErr(sub.Subscribe(s.ctx(t), topic, ok, transport.WithConcurrency(0)))},
 		{"empty group", subErr(sub.Subscribe(s.ctx(t), topic, ok, transport.WithGroup("")))},
 		{"negative drain timeout", subErr(sub.Subscribe(s.ctx(t), topic, ok, transport.WithDrainTimeout(-1)))},
+	}
+	for _, name := range s.h.InvalidTopics {
+		cases = append(cases,
+			struct {
+				name string
+				err  error
+			}{fmt.Sprintf("publish to topic %q", name), pub.Publish(s.ctx(t), name, &transport.Message{})},
+			struct {
+				name string
+				err  error
+			}{fmt.Sprintf("subscribe to topic %q", name), subErr(sub.Subscribe(s.ctx(t), name, ok))})
 	}
 	for _, c := range cases {
 		if !errors.Is(c.err, transport.ErrInvalid) {
@@ -239,4 +261,78 @@ func (s *suite) oversized(t *testing.T) {
 	if n := r.distinct(); n != 0 {
 		t.Errorf("%d messages of a rejected publish were delivered", n)
 	}
+}
+
+// nilContext hides a nil context from vet: passing one is the bad input
+// under test.
+func nilContext() context.Context { return nil }
+
+// subscribeContextBoundsSetup: as with net.Dialer, the context given to
+// Subscribe bounds setting up only; ending it afterwards (the habit of
+// `defer cancel()`) does not end the subscription.
+func (s *suite) subscribeContextBoundsSetup(t *testing.T) {
+	topic := s.topic(t)
+	pub, sub := s.publisher(t), s.subscriber(t)
+	r := newRecorder(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), s.h.Timeout)
+	ss, err := sub.Subscribe(ctx, topic, r.handle, s.plain(t)...)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ss.Close() })
+	msgs := numbered("after-cancel", 5)
+	s.publish(t, pub, topic, msgs...)
+	s.waitDistinct(t, r, len(msgs))
+	if err := ss.Err(); err != nil {
+		t.Errorf("Err: %v", err)
+	}
+}
+
+// endedContext: a call whose context has already ended returns the context
+// error, unwrapped, and sends nothing.
+func (s *suite) endedContext(t *testing.T) {
+	topic := s.topic(t)
+	pub, sub := s.publisher(t), s.subscriber(t)
+	r := newRecorder(nil)
+	s.subscribe(t, sub, topic, r.handle, s.plain(t)...)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := pub.Publish(ended, topic, &transport.Message{Payload: []byte("too late")}); err != context.Canceled {
+		t.Errorf("Publish with an ended context: %v, want context.Canceled", err)
+	}
+	ok := func(context.Context, *transport.Message) error { return nil }
+	if err := subErr(sub.Subscribe(ended, topic, ok, s.plain(t)...)); err != context.Canceled {
+		t.Errorf("Subscribe with an ended context: %v, want context.Canceled", err)
+	}
+	if transport.Retryable(context.Canceled) {
+		t.Error("a cancelled context is classified as retryable")
+	}
+	quiet()
+	if n := r.distinct(); n != 0 {
+		t.Errorf("%d messages published with an ended context were delivered", n)
+	}
+}
+
+// startOldest: where the broker keeps a log, a new group with
+// WithStart(StartOldest) gets what was published before it subscribed;
+// where it keeps none, the option is refused with ErrInvalid, the same on
+// every such backend, rather than silently meaning something else.
+func (s *suite) startOldest(t *testing.T) {
+	topic := s.topic(t)
+	pub, sub := s.publisher(t), s.subscriber(t)
+	ok := func(context.Context, *transport.Message) error { return nil }
+	if !s.h.Caps.Replay {
+		err := subErr(sub.Subscribe(s.ctx(t), topic, ok, s.plain(t, transport.WithStart(transport.StartOldest))...))
+		if !errors.Is(err, transport.ErrInvalid) {
+			t.Errorf("WithStart(StartOldest) on a backend without a log: %v, want ErrInvalid", err)
+		}
+		return
+	}
+	early := numbered("before-subscribe", 4)
+	s.publish(t, pub, topic, early...)
+	r := newRecorder(nil)
+	s.subscribe(t, sub, topic, r.handle, s.plain(t, transport.WithStart(transport.StartOldest))...)
+	s.waitDistinct(t, r, len(early))
+	mustMatchIDs(t, r, early)
 }
