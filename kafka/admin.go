@@ -231,4 +231,3 @@ var (
 	_ transport.Purger     = (*Publisher)(nil)
 	_ transport.TopicAdmin = (*Publisher)(nil)
 )
-
