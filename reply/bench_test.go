@@ -152,4 +152,3 @@ func report(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(at(0.50), "p50-µs")
 	b.ReportMetric(at(0.99), "p99-µs")
 }
-
