@@ -22,6 +22,13 @@ type Func func(ctx context.Context, req *transport.Message) (*transport.Message,
 // passed is acknowledged without running fn, and fn's context ends at the
 // deadline.
 //
+// A reply topic that no longer exists (transport.ErrNotFound from pub: its
+// client has closed) drops the reply and acknowledges the request. Backends
+// that create missing topics (RabbitMQ exchanges are declared on publish)
+// would create the closed client's reply topic again for a late reply;
+// give the handler a publisher that does not (amqp.WithExistingTopology, a
+// Kafka publisher without topic creation) to avoid that.
+//
 // Subscribe the handler with a group, so that requests wait in the broker
 // while no server runs and are shared by the servers that do.
 func Handler(pub transport.Publisher, fn Func) (transport.Handler, error) {
@@ -64,7 +71,13 @@ func Handler(pub transport.Publisher, fn Func) (transport.Handler, error) {
 		}
 		rep.ID = ""
 		rep.SetMetadata(MetaCorrelationID, req.Metadata.Get(MetaCorrelationID))
-		return pub.Publish(ctx, to, rep)
+		err = pub.Publish(ctx, to, rep)
+		if errors.Is(err, transport.ErrNotFound) {
+			// The reply topic is gone: its client closed, and nobody will
+			// ever read this reply. Redelivering the request cannot help.
+			return nil
+		}
+		return err
 	}, nil
 }
 
