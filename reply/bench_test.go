@@ -59,12 +59,26 @@ func BenchmarkRawAMQPRoundTrip(b *testing.B) {
 }
 
 func rawRoundTrip(b *testing.B, confirms bool) {
+	call := rawRPC(b, confirms)
+	call(-1)
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		call(i)
+		lat = append(lat, time.Since(start))
+	}
+	report(b, lat)
+}
+
+// rawRPC sets up the raw client and server and returns the client's call.
+func rawRPC(b *testing.B, confirms bool) func(i int) {
 	url := brokertest.RabbitMQ(b)
 	conn, err := amqp091.Dial(url)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Close()
+	b.Cleanup(func() { conn.Close() })
 	queue := brokertest.Name(b, "rawrpc")
 	open := func() (*amqp091.Channel, chan amqp091.Confirmation) {
 		ch, err := conn.Channel()
@@ -96,7 +110,12 @@ func rawRoundTrip(b *testing.B, confirms bool) {
 	if _, err := sch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
 		b.Fatal(err)
 	}
-	defer sch.QueueDelete(queue, false, false, false)
+	b.Cleanup(func() {
+		if ch, err := conn.Channel(); err == nil {
+			ch.QueueDelete(queue, false, false, false)
+			ch.Close()
+		}
+	})
 	reqs, err := sch.Consume(queue, "", false, false, false, false, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -121,7 +140,7 @@ func rawRoundTrip(b *testing.B, confirms bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	call := func(i int) {
+	return func(i int) {
 		id := strconv.Itoa(i)
 		publish(cch, cacks, queue, amqp091.Publishing{ReplyTo: rq.Name, CorrelationId: id,
 			DeliveryMode: amqp091.Persistent, Body: []byte("ping")})
@@ -131,15 +150,57 @@ func rawRoundTrip(b *testing.B, confirms bool) {
 			}
 		}
 	}
-	call(-1)
-	lat := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := range b.N {
-		start := time.Now()
-		call(i)
-		lat = append(lat, time.Since(start))
+}
+
+// BenchmarkRoundTripVsRaw alternates brokerkit's reply on RabbitMQ and the
+// raw amqp091-go RPC (with confirms, the same work) in ten rounds inside one
+// run, since the local RabbitMQ's speed swings from second to second, and
+// reports both p50 and p99 and the ratio of the medians (raw / brokerkit:
+// above 1 means brokerkit is faster).
+//
+//	AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ go test -run '^$' -bench RoundTripVsRaw -benchtime 5000x ./reply/
+func BenchmarkRoundTripVsRaw(b *testing.B) {
+	e := openRabbitMQ(b)
+	topic := e.topic(b, "bench")
+	serve(b, e, topic, "bench", upper)
+	c := newClient(b, e)
+	ctx := testContext(b, 10*time.Minute)
+	msg := &transport.Message{Payload: []byte("ping")}
+	ours := func(int) {
+		if _, err := c.Request(ctx, topic, msg); err != nil {
+			b.Fatal(err)
+		}
 	}
-	report(b, lat)
+	raw := rawRPC(b, true)
+	ours(-1)
+	raw(-1)
+	var latOurs, latRaw []time.Duration
+	b.ResetTimer()
+	const rounds = 10
+	for r := range rounds {
+		for i := r * b.N / rounds; i < (r+1)*b.N/rounds; i++ {
+			start := time.Now()
+			ours(i)
+			latOurs = append(latOurs, time.Since(start))
+			start = time.Now()
+			raw(i)
+			latRaw = append(latRaw, time.Since(start))
+		}
+	}
+	b.StopTimer()
+	if len(latOurs) == 0 {
+		return
+	}
+	slices.Sort(latOurs)
+	slices.Sort(latRaw)
+	at := func(lat []time.Duration, q float64) float64 {
+		return float64(lat[int(q*float64(len(lat)-1))].Microseconds())
+	}
+	b.ReportMetric(at(latOurs, 0.5), "p50-µs")
+	b.ReportMetric(at(latOurs, 0.99), "p99-µs")
+	b.ReportMetric(at(latRaw, 0.5), "raw-p50-µs")
+	b.ReportMetric(at(latRaw, 0.99), "raw-p99-µs")
+	b.ReportMetric(at(latRaw, 0.5)/at(latOurs, 0.5), "raw/brokerkit-p50")
 }
 
 func report(b *testing.B, lat []time.Duration) {
