@@ -7,6 +7,7 @@ import (
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/brokertest"
@@ -25,6 +26,9 @@ type env struct {
 	// inProcessBroker: the broker runs in the test process (kfake), so
 	// its connection goroutines show in the goroutine count.
 	inProcessBroker bool
+	// exists reports whether a topic exists, asked of the broker; nil
+	// where there is no broker to ask (memory).
+	exists func(t testing.TB, topic string) bool
 }
 
 type backend struct {
@@ -59,7 +63,22 @@ func openKafka(t testing.TB) env {
 	}
 	t.Cleanup(func() { sub.Close(); pub.Close() })
 	return env{pub: pub, sub: sub, inProcessBroker: os.Getenv(brokertest.EnvKafkaBrokers) == "",
-		topic: func(t testing.TB, _ string) string { return brokertest.KafkaTopic(t, brokers, 4) }}
+		topic: func(t testing.TB, _ string) string { return brokertest.KafkaTopic(t, brokers, 4) },
+		exists: func(t testing.TB, topic string) bool {
+			tr := &kafkago.Transport{} // the default one caches metadata
+			defer tr.CloseIdleConnections()
+			client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}
+			res, err := client.Metadata(context.Background(), &kafkago.MetadataRequest{Topics: []string{topic}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tp := range res.Topics {
+				if tp.Name == topic && tp.Error == nil && len(tp.Partitions) > 0 {
+					return true
+				}
+			}
+			return false
+		}}
 }
 
 func openRabbitMQ(t testing.TB) env {
@@ -77,6 +96,18 @@ func openRabbitMQ(t testing.TB) env {
 		topic := brokertest.Name(t, "req")
 		t.Cleanup(func() { deleteRabbitTopology(t, url, topic, group) })
 		return topic
+	}, exists: func(t testing.TB, topic string) bool {
+		conn, err := amqp091.Dial(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ch, err := conn.Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ch.Close()
+		return ch.ExchangeDeclarePassive(topic, "topic", true, false, false, false, nil) == nil
 	}}
 }
 

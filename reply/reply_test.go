@@ -369,8 +369,14 @@ func TestClose(t *testing.T) {
 		for c.Stats().Pending == 0 {
 			time.Sleep(5 * time.Millisecond)
 		}
+		if e.exists != nil && !e.exists(t, c.ReplyTopic()) {
+			t.Fatalf("reply topic %s does not exist", c.ReplyTopic())
+		}
 		if err := c.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
+		}
+		if e.exists != nil && e.exists(t, c.ReplyTopic()) {
+			t.Fatalf("reply topic %s still exists after Close", c.ReplyTopic())
 		}
 		if err := <-done; !errors.Is(err, transport.ErrClosed) {
 			t.Fatalf("waiting request: %v, want ErrClosed", err)
