@@ -3,6 +3,7 @@ package reply
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,11 +112,12 @@ func WithReplyTopicSpec(spec transport.TopicSpec) Option {
 // concurrent use. It does not own the publisher and subscriber it was given:
 // Close leaves them open.
 type Client struct {
-	pub   transport.Publisher
-	sub   transport.Subscriber
-	cfg   config
-	topic string
-	s     *transport.Subscription
+	pub    transport.Publisher
+	sub    transport.Subscriber
+	cfg    config
+	topic  string
+	s      *transport.Subscription
+	cancel context.CancelFunc // ends the subscription's context, at Close
 
 	mu      sync.Mutex
 	pending map[string]chan *transport.Message
@@ -151,12 +153,22 @@ func NewClient(ctx context.Context, pub transport.Publisher, sub transport.Subsc
 		!errors.Is(err, transport.ErrUnsupported) {
 		return nil, err
 	}
-	s, err := sub.Subscribe(ctx, c.topic, c.receive)
+	// ctx bounds setting the subscription up, not its life, whichever rule
+	// the backend follows for Subscribe's context: the subscription gets a
+	// context that ends at Close, or when ctx ends before Subscribe returns.
+	subCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	s, err := sub.Subscribe(subCtx, c.topic, c.receive)
+	if !stop() && err == nil {
+		s.Close()
+		err = ctx.Err()
+	}
 	if err != nil {
+		cancel()
 		c.deleteTopic()
 		return nil, err
 	}
-	c.s = s
+	c.s, c.cancel = s, cancel
 	return c, nil
 }
 
@@ -224,6 +236,11 @@ func (c *Client) Request(ctx context.Context, topic string, msg *transport.Messa
 		return nil, ctx.Err()
 	case <-c.done:
 		return nil, transport.ErrClosed
+	case <-c.s.Done():
+		// The reply subscription ended on its own (its topic was deleted,
+		// say): no reply can come, so do not wait for the deadline.
+		return nil, fmt.Errorf("%w: reply: the subscription to the reply topic %s ended: %w",
+			transport.ErrClosed, c.topic, c.s.Err())
 	}
 }
 
@@ -290,6 +307,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	c.calls.Wait()
 	err := c.s.Close()
+	c.cancel()
 	if derr := c.deleteTopic(); err == nil {
 		err = derr
 	}

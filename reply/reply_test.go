@@ -389,3 +389,41 @@ func TestClose(t *testing.T) {
 		}
 	})
 }
+
+// TestClientOutlivesItsContext: the context given to NewClient bounds only
+// setting the client up; requests still work after it ended.
+func TestClientOutlivesItsContext(t *testing.T) {
+	e := openMemory(t)
+	topic := e.topic(t, "g")
+	serve(t, e, topic, "g", upper)
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := reply.NewClient(ctx, e.pub, e.sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cancel()
+	rep, err := c.Request(testContext(t, time.Minute), topic, &transport.Message{Payload: []byte("x")})
+	if err != nil || string(rep.Payload) != "re:x" {
+		t.Fatalf("Request after NewClient's context ended: %v, %v", rep, err)
+	}
+}
+
+// TestReplyTopicDeletedUnderneath: when the reply subscription ends on its
+// own, waiting requests fail at once instead of at their deadline.
+func TestReplyTopicDeletedUnderneath(t *testing.T) {
+	e := openMemory(t)
+	topic := e.topic(t, "")
+	c := newClient(t, e)
+	done := make(chan error, 1)
+	c.Go(context.Background(), topic, &transport.Message{}, func(_ *transport.Message, err error) { done <- err })
+	for c.Stats().Pending == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := transport.DeleteTopic(context.Background(), e.pub, c.ReplyTopic()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("request: %v, want ErrClosed", err)
+	}
+}
