@@ -14,7 +14,7 @@ import (
 // the high watermark minus the committed offset.
 func (c *cluster) groupStats(ctx context.Context, topic, group string) (transport.GroupStats, error) {
 	st := transport.GroupStats{Topic: topic, Group: group}
-	parts, err := c.partitions(ctx, topic)
+	parts, err := c.existingPartitions(ctx, topic)
 	if err != nil {
 		return st, err
 	}
@@ -55,7 +55,9 @@ func (c *cluster) groupStats(ctx context.Context, topic, group string) (transpor
 // brokerkit refuses.
 func (c *cluster) purge(ctx context.Context, topic, group string) (int64, error) {
 	st, err := c.groupStats(ctx, topic, group)
-	if err != nil && !errors.Is(err, transport.ErrNotFound) {
+	// A group that never committed can be purged (it then starts at the
+	// end); a missing topic cannot.
+	if err != nil && (!errors.Is(err, transport.ErrNotFound) || len(st.Partitions) == 0) {
 		return 0, err
 	}
 	_, members, err := c.describeGroup(ctx, group)
@@ -85,6 +87,25 @@ func (c *cluster) purge(ctx context.Context, topic, group string) (int64, error)
 		return nil
 	})
 	return st.Backlog, err
+}
+
+// existingPartitions returns the partitions of topic without ever creating
+// it (partitions would, with WithCreateTopics, and so could a broker with
+// auto.create.topics.enable): inspecting must not change the cluster. It
+// reads kafka-go's metadata cache, which knows every topic that existed when
+// it was filled and is refreshed every few seconds.
+func (c *cluster) existingPartitions(ctx context.Context, topic string) ([]int, error) {
+	var parts []int
+	err := c.retry(ctx, "metadata", func(ctx context.Context) error {
+		var err error
+		parts, err = c.metadata(ctx, topic, false)
+		return err
+	})
+	if errors.Is(err, kafka.UnknownTopicOrPartition) {
+		return nil, transport.NewError(transport.CodeNotFound, "kafka",
+			fmt.Errorf("topic %q does not exist: %w", topic, kafka.UnknownTopicOrPartition))
+	}
+	return parts, err
 }
 
 // describeGroup returns the group's state and its number of members.
@@ -120,6 +141,9 @@ func (c *cluster) committed(ctx context.Context, topic, group string, parts []in
 		})
 		if err != nil {
 			return err
+		}
+		if errors.Is(res.Error, kafka.GroupIdNotFound) {
+			return nil // some brokers (kfake) say so for a group that never committed
 		}
 		if res.Error != nil {
 			return res.Error
