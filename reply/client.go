@@ -251,7 +251,16 @@ func (c *Client) Go(ctx context.Context, topic string, msg *transport.Message, f
 	if fn == nil {
 		return transport.Invalidf("reply: nil callback")
 	}
-	c.calls.Add(1)
+	c.mu.Lock()
+	closed := c.closed
+	if !closed {
+		c.calls.Add(1) // under mu, so that it never races Close's Wait
+	}
+	c.mu.Unlock()
+	if closed {
+		go fn(nil, transport.ErrClosed)
+		return nil
+	}
 	go func() {
 		defer c.calls.Done()
 		fn(c.Request(ctx, topic, msg))

@@ -441,3 +441,39 @@ func TestReplyTopicDeletedUnderneath(t *testing.T) {
 		t.Fatalf("request: %v, want ErrClosed", err)
 	}
 }
+
+// TestGoRacingClose: Go and Close at the same time; every callback runs
+// exactly once.
+func TestGoRacingClose(t *testing.T) {
+	e := openMemory(t)
+	topic := e.topic(t, "g")
+	serve(t, e, topic, "g", upper)
+	c, err := reply.NewClient(testContext(t, time.Minute), e.pub, e.sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	var calls atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(n)
+	go func() {
+		for i := range n {
+			c.Go(context.Background(), topic, &transport.Message{Payload: []byte(strconv.Itoa(i))}, func(rep *transport.Message, err error) {
+				defer wg.Done()
+				calls.Add(1)
+				if err == nil && string(rep.Payload) != "re:"+strconv.Itoa(i) {
+					t.Errorf("request %d got %q", i, rep.Payload)
+				}
+				if err != nil && !errors.Is(err, transport.ErrClosed) {
+					t.Errorf("request %d: %v", i, err)
+				}
+			})
+		}
+	}()
+	time.Sleep(time.Millisecond)
+	c.Close()
+	wg.Wait()
+	if calls.Load() != n {
+		t.Fatalf("%d callbacks for %d requests", calls.Load(), n)
+	}
+}
