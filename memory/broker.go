@@ -193,6 +193,8 @@ func (b *Broker) attach(name, group string, prefetch int) (*receiver, error) {
 		t.rebuild()
 	}
 	r.q = q
+	q.addConsumer(1)
+	r.detach = func() { q.addConsumer(-1) }
 	return r, nil
 }
 

@@ -35,6 +35,14 @@
 // There is no log to replay: transport.WithStart(transport.StartOldest) is
 // an error.
 //
+// # Optional capabilities
+//
+// A Broker, and what a mem:// URL opens, implement transport.Inspector
+// (GroupStats: a group's queue length, messages in flight and
+// subscriptions), transport.Purger (empty a group's queue) and
+// transport.TopicAdmin (DeleteTopic drops a topic with its queues, ending
+// the subscriptions on it).
+//
 // # Errors
 //
 // Publish and Subscribe on a closed broker return transport.ErrClosed; bad

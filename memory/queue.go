@@ -17,11 +17,12 @@ type stored struct {
 // queue is one group's messages, or one ephemeral subscription's: a bounded
 // FIFO whose consumers compete for its messages.
 type queue struct {
-	mu       sync.Mutex
-	ready    deque
-	inflight int // delivered and not yet settled; counts against capacity
-	capacity int
-	closed   bool
+	mu        sync.Mutex
+	ready     deque
+	inflight  int // delivered and not yet settled; counts against capacity
+	consumers int // live subscriptions, for GroupStats
+	capacity  int
+	closed    bool
 
 	// changed is closed, and replaced, when the queue changes while someone
 	// waits on it: publishers for room, consumers for a message. One

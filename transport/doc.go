@@ -55,7 +55,22 @@
 //
 // Backends may offer more than Publisher and Subscriber through small
 // interfaces found by type assertion; Message.As reaches the backend's native
-// message on delivery.
+// message on delivery. The ones brokerkit's backends offer, on their
+// publishers and subscribers (and on a memory Broker):
+//
+//   - Inspector: the backlog of a group (queue depth on RabbitMQ and memory,
+//     consumer lag per partition on Kafka). Stats calls it.
+//   - Purger: drop a group's backlog. Purge calls it.
+//   - TopicAdmin: create and delete topics with their settings (Kafka
+//     partitions and replication, RabbitMQ exchange type). CreateTopic and
+//     DeleteTopic call it.
+//
+// The helper functions return an ErrUnsupported error, which also matches
+// errors.ErrUnsupported, when the value given lacks the capability, so that
+// callers need no type assertion of their own:
+//
+//	st, err := transport.Stats(ctx, sub, "orders", "billing")
+//	fmt.Println(st.Backlog, st.Consumers)
 //
 // # Writing a backend
 //

@@ -98,6 +98,7 @@ var sentinelCodes = map[error]Code{
 	ErrUnauthorized: CodeUnauthorized,
 	ErrUnavailable:  CodeUnavailable,
 	ErrNotConfirmed: CodeNotConfirmed,
+	ErrUnsupported:  CodeInvalid,
 }
 
 // CodeOf classifies err: CodeOK for nil, the code of the first *Error or
