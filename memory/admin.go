@@ -36,6 +36,7 @@ func (b *Broker) Purge(_ context.Context, topic, group string) (int64, error) {
 	n := int64(q.ready.len())
 	q.ready = deque{}
 	q.wake()
+	q.wakeRoom(int(n))
 	return n, nil
 }
 
@@ -48,7 +49,7 @@ func (b *Broker) CreateTopic(_ context.Context, topic string, spec transport.Top
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
 		return transport.ErrClosed
 	}
 	if b.topics[topic] == nil {
@@ -65,12 +66,13 @@ func (b *Broker) DeleteTopic(_ context.Context, topic string) error {
 		return err
 	}
 	b.mu.Lock()
-	if b.closed {
+	if b.closed.Load() {
 		b.mu.Unlock()
 		return transport.ErrClosed
 	}
 	t := b.topics[topic]
 	delete(b.topics, topic)
+	b.publishRoutes()
 	b.mu.Unlock()
 	if t != nil {
 		for _, q := range t.all {
@@ -83,7 +85,7 @@ func (b *Broker) DeleteTopic(_ context.Context, topic string) error {
 func (b *Broker) groupQueue(topic, group string) (*queue, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
 		return nil, transport.ErrClosed
 	}
 	if t := b.topics[topic]; t != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/brokerkit/brokerkit/transport"
@@ -48,10 +49,18 @@ type Broker struct {
 	capacity   int
 	maxPayload int
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards topics and the queue sets in them; Publish never takes it
 	topics map[string]*topic
-	closed bool
 	subs   transport.Subscriptions
+
+	// routes maps each topic that has queues to its queues. It is rebuilt
+	// under mu whenever a queue set changes (subscribe, unsubscribe, delete,
+	// close) and never modified once stored, so Publish reads it with one
+	// atomic load instead of the broker-wide lock: subscriptions change
+	// rarely, publishes all the time.
+	routes atomic.Pointer[map[string][]*queue]
+	// closed is set under mu, and read without it by Publish.
+	closed atomic.Bool
 }
 
 // topic is where a published message goes: every group's queue and every
@@ -76,6 +85,7 @@ func (t *topic) rebuild() {
 // New returns an empty broker. It fails only for an invalid option.
 func New(opts ...Option) (*Broker, error) {
 	b := &Broker{capacity: DefaultCapacity, topics: map[string]*topic{}}
+	b.routes.Store(&map[string][]*queue{})
 	for _, o := range opts {
 		if o == nil {
 			return nil, transport.Invalidf("memory: nil Option")
@@ -94,9 +104,14 @@ func (b *Broker) Publish(ctx context.Context, topic string, msgs ...*transport.M
 	if err := transport.Prepare(ctx, topic, msgs, b.maxPayload); err != nil {
 		return err
 	}
-	queues, err := b.queuesOf(topic)
-	if err != nil {
-		return err
+	if b.closed.Load() {
+		return transport.ErrClosed
+	}
+	queues := (*b.routes.Load())[topic]
+	if len(queues) == 0 {
+		// Nobody subscribed: the broker takes the messages and drops them,
+		// as a broker with no queue bound does; no copy is needed.
+		return nil
 	}
 	now := time.Now()
 	var one [1]*transport.Message
@@ -114,24 +129,23 @@ func (b *Broker) Publish(ctx context.Context, topic string, msgs ...*transport.M
 			return transport.FailFrom(msgs, n, err)
 		}
 	}
-	if b.isClosed() {
-		// Closed while we waited for room: the queues were dropped.
+	if b.closed.Load() {
+		// Closed while we pushed: Close sets closed before it drops the
+		// queues, so a push that a dropped queue swallowed is seen here.
 		return transport.FailFrom(msgs, 0, transport.ErrClosed)
 	}
 	return nil
 }
 
-// queuesOf lists the queues a message published to name goes to.
-func (b *Broker) queuesOf(name string) ([]*queue, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return nil, transport.ErrClosed
+// publishRoutes stores a new routes snapshot from b.topics. b.mu must be held.
+func (b *Broker) publishRoutes() {
+	routes := make(map[string][]*queue, len(b.topics))
+	for name, t := range b.topics {
+		if len(t.all) > 0 {
+			routes[name] = t.all
+		}
 	}
-	if t := b.topics[name]; t != nil {
-		return t.all, nil
-	}
-	return nil, nil
+	b.routes.Store(&routes)
 }
 
 // Subscribe starts handling the messages of topic. It returns once the
@@ -163,12 +177,12 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, h transport.Handle
 func (b *Broker) attach(name, group string, prefetch int) (*receiver, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
 		return nil, transport.ErrClosed
 	}
 	t := b.topics[name]
 	if t == nil {
-		t = &topic{groups: map[string]*queue{}, ephemeral: map[*queue]struct{}{}}
+		t = newTopic()
 		b.topics[name] = t
 	}
 	r := &receiver{prefetch: prefetch}
@@ -176,11 +190,15 @@ func (b *Broker) attach(name, group string, prefetch int) (*receiver, error) {
 		q := newQueue(b.capacity)
 		t.ephemeral[q] = struct{}{}
 		t.rebuild()
+		b.publishRoutes()
 		r.q = q
 		r.detach = func() {
 			b.mu.Lock()
 			delete(t.ephemeral, q)
 			t.rebuild()
+			if b.topics[name] == t {
+				b.publishRoutes() // not after Close or DeleteTopic dropped t
+			}
 			b.mu.Unlock()
 			q.close()
 		}
@@ -191,17 +209,12 @@ func (b *Broker) attach(name, group string, prefetch int) (*receiver, error) {
 		q = newQueue(b.capacity)
 		t.groups[group] = q
 		t.rebuild()
+		b.publishRoutes()
 	}
 	r.q = q
 	q.addConsumer(1)
 	r.detach = func() { q.addConsumer(-1) }
 	return r, nil
-}
-
-func (b *Broker) isClosed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.closed
 }
 
 // Close closes every subscription (each drains its in-flight work), drops
@@ -210,9 +223,10 @@ func (b *Broker) isClosed() bool {
 func (b *Broker) Close() error {
 	err := b.subs.Close()
 	b.mu.Lock()
-	b.closed = true
+	b.closed.Store(true)
 	topics := b.topics
 	b.topics = map[string]*topic{}
+	b.publishRoutes()
 	b.mu.Unlock()
 	for _, t := range topics {
 		for _, q := range t.groups {

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/brokerkit/brokerkit/transport"
@@ -24,12 +25,18 @@ type queue struct {
 	capacity  int
 	closed    bool
 
-	// changed is closed, and replaced, when the queue changes while someone
-	// waits on it: publishers for room, consumers for a message. One
-	// channel for both keeps the waiting logic in one place; contention is
-	// rare because waiting only happens on an empty or full queue.
+	// changed is closed, and replaced, when the queue changes while a
+	// consumer waits on it for a message (or for room in its prefetch).
+	// A subscription has few consumers, so waking them all is cheap.
 	changed chan struct{}
 	waiters int
+
+	// room holds the publishers waiting for room in a full queue, oldest
+	// first, each with a channel of its own. Every freed slot wakes one
+	// of them: waking them all on every ack, as a shared channel would,
+	// makes a full queue with many publishers spend its time in the
+	// scheduler.
+	room []chan struct{}
 }
 
 func newQueue(capacity int) *queue {
@@ -49,11 +56,44 @@ func (q *queue) wait(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// wake wakes the consumers waiting on the queue.
 func (q *queue) wake() {
 	if q.waiters > 0 {
 		close(q.changed)
 		q.changed = make(chan struct{})
 		q.waiters = 0
+	}
+}
+
+// waitRoom releases q.mu until a slot is freed for this publisher or ctx
+// ends, then locks it again.
+func (q *queue) waitRoom(ctx context.Context) error {
+	ch := make(chan struct{}, 1)
+	q.room = append(q.room, ch)
+	q.mu.Unlock()
+	var err error
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	q.mu.Lock()
+	if err != nil {
+		if i := slices.Index(q.room, ch); i >= 0 {
+			q.room = slices.Delete(q.room, i, i+1)
+		} else {
+			q.wakeRoom(1) // a slot was given to us as ctx ended: pass it on
+		}
+	}
+	return err
+}
+
+// wakeRoom wakes up to n publishers waiting for room, oldest first.
+func (q *queue) wakeRoom(n int) {
+	for ; n > 0 && len(q.room) > 0; n-- {
+		q.room[0] <- struct{}{}
+		q.room[0] = nil
+		q.room = q.room[1:]
 	}
 }
 
@@ -67,7 +107,7 @@ func (q *queue) push(ctx context.Context, msgs []*transport.Message) (int, error
 	for i, m := range msgs {
 		for !q.closed && q.ready.len()+q.inflight >= q.capacity {
 			q.wake() // let consumers take what is stored before we sleep
-			if err := q.wait(ctx); err != nil {
+			if err := q.waitRoom(ctx); err != nil {
 				return i, err
 			}
 		}
@@ -111,6 +151,8 @@ func (q *queue) settle(r *receiver, s stored, ack bool) {
 	r.unsettled--
 	if !ack && !q.closed {
 		q.ready.pushFront(s)
+	} else {
+		q.wakeRoom(1)
 	}
 	q.wake()
 }
@@ -136,6 +178,7 @@ func (q *queue) close() {
 	q.closed = true
 	q.ready = deque{}
 	q.wake()
+	q.wakeRoom(len(q.room))
 }
 
 // deque is a growable ring buffer: pushes at the back, redeliveries at the
