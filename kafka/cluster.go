@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"sync"
 	"time"
 
 	kafka "github.com/segmentio/kafka-go"
@@ -33,6 +34,11 @@ type cluster struct {
 	dialer       *kafka.Dialer
 	client       *kafka.Client
 	log          *slog.Logger
+
+	// leaders maps a topic to its partitions' leader broker IDs
+	// (map[int]int32), as last read from metadata: the publisher groups
+	// partitions by leader to send one produce request per broker.
+	leaders sync.Map
 }
 
 func newCluster(cfg *config) *cluster {
@@ -124,8 +130,21 @@ func (c *cluster) metadata(ctx context.Context, topic string, fromBroker bool) (
 			return nil, kafka.LeaderNotAvailable // being created
 		}
 		parts := make([]int, len(t.Partitions))
+		old, _ := c.leaders.Load(topic)
+		known, _ := old.(map[int]int32)
+		same := len(known) == len(t.Partitions)
 		for i, p := range t.Partitions {
 			parts[i] = int(p.PartitionIndex)
+			if id, ok := known[parts[i]]; !ok || id != p.LeaderID {
+				same = false
+			}
+		}
+		if !same {
+			leaders := make(map[int]int32, len(t.Partitions))
+			for _, p := range t.Partitions {
+				leaders[int(p.PartitionIndex)] = p.LeaderID
+			}
+			c.leaders.Store(topic, leaders)
 		}
 		slices.Sort(parts)
 		return parts, nil
@@ -213,4 +232,15 @@ func deadlineError(op string, ctx context.Context, last error) error {
 		return ctx.Err()
 	}
 	return transport.NewError(codeOf(last), op, fmt.Errorf("%w (last error: %w)", ctx.Err(), last))
+}
+
+// leader returns the broker ID that led partition of topic at the last
+// metadata read, or -1 when unknown.
+func (c *cluster) leader(topic string, partition int) int32 {
+	if m, ok := c.leaders.Load(topic); ok {
+		if id, ok := m.(map[int]int32)[partition]; ok {
+			return id
+		}
+	}
+	return -1
 }

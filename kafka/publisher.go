@@ -8,23 +8,30 @@ import (
 	"time"
 
 	kafka "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+	produceAPI "github.com/segmentio/kafka-go/protocol/produce"
 
 	"github.com/brokerkit/brokerkit/transport"
 )
 
 // Publisher publishes to Kafka topics. It is safe for concurrent use.
 //
-// Publish calls running at the same time are batched per partition without a
-// timer: each partition has at most one produce request in flight, and the
-// next one carries everything that arrived while it was out. A lone publish
-// is sent at once; many small concurrent ones share requests.
+// Publish calls running at the same time are batched without a timer: each
+// broker has at most one produce request in flight, carrying every partition
+// it leads that has records waiting, and the next one carries everything
+// that arrived while it was out. A lone publish is sent at once; many small
+// concurrent ones share requests. A partition stays with the broker queue
+// it was first placed on, so its records keep their order even when its
+// leader moves (requests for a moved partition then fall back to one
+// request per partition, which kafka-go routes to the new leader).
 type Publisher struct {
 	cfg     *config
 	cluster *cluster
 
-	mu     sync.Mutex
-	queues map[topicPartition]*partitionQueue
-	closed bool
+	mu      sync.Mutex
+	queues  map[topicPartition]*brokerQueue
+	brokers map[int32]*brokerQueue
+	closed  bool
 	// work counts Publish calls and the senders they started, so that Close
 	// can wait for what is pending.
 	work sync.WaitGroup
@@ -35,12 +42,20 @@ type topicPartition struct {
 	partition int
 }
 
-// partitionQueue holds the chunks waiting for one partition; sending is true
-// while a goroutine is draining it.
-type partitionQueue struct {
+// brokerQueue holds the chunks waiting for the partitions one broker leads,
+// per partition in arrival order; sending is true while a goroutine is
+// draining it.
+type brokerQueue struct {
 	mu      sync.Mutex
-	waiting []*chunk
+	order   []topicPartition // partitions with chunks waiting, oldest first
+	waiting map[topicPartition][]*chunk
 	sending bool
+}
+
+// partitionBatch is what one produce request carries for one partition.
+type partitionBatch struct {
+	key    topicPartition
+	chunks []*chunk
 }
 
 // chunk is the part of one Publish call bound for one partition, at most
@@ -60,7 +75,8 @@ func NewPublisher(brokers []string, opts ...Option) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{cfg: cfg, cluster: newCluster(cfg), queues: map[topicPartition]*partitionQueue{}}, nil
+	return &Publisher{cfg: cfg, cluster: newCluster(cfg),
+		queues: map[topicPartition]*brokerQueue{}, brokers: map[int32]*brokerQueue{}}, nil
 }
 
 // Publish sends msgs to topic and returns nil once the brokers acknowledged
@@ -156,55 +172,182 @@ func (p *Publisher) split(topic string, parts []int, msgs []*transport.Message) 
 	return out
 }
 
-// enqueue adds chunks to their partition's queue and starts a sender unless
-// one is running.
+// enqueue adds chunks to their partition's broker queue and starts a sender
+// unless one is running.
 func (p *Publisher) enqueue(key topicPartition, cs []*chunk) {
 	p.mu.Lock()
 	q := p.queues[key]
 	if q == nil {
-		q = &partitionQueue{}
+		id := p.cluster.leader(key.topic, key.partition)
+		q = p.brokers[id]
+		if q == nil {
+			q = &brokerQueue{waiting: map[topicPartition][]*chunk{}}
+			p.brokers[id] = q
+		}
 		p.queues[key] = q
 	}
 	p.mu.Unlock()
 
 	q.mu.Lock()
-	q.waiting = append(q.waiting, cs...)
+	if len(q.waiting[key]) == 0 {
+		q.order = append(q.order, key)
+	}
+	q.waiting[key] = append(q.waiting[key], cs...)
 	start := !q.sending
 	q.sending = true
 	q.mu.Unlock()
 	if start {
 		p.work.Add(1) // the calling Publish holds work, so this cannot race Close's Wait
-		go p.send(key, q)
+		go p.send(q)
 	}
 }
 
-// send drains a partition's queue, one produce request at a time so that
-// records keep their order, each carrying as many waiting chunks as fit.
-func (p *Publisher) send(key topicPartition, q *partitionQueue) {
+// maxRequestBytes bounds the records of one produce request across its
+// partitions (each partition's share is bounded by batchBytes).
+const maxRequestBytes = 16 << 20
+
+// send drains a broker queue, one produce request at a time so that records
+// keep their order, each carrying, for every partition with chunks waiting,
+// as many of them as fit in batchBytes.
+func (p *Publisher) send(q *brokerQueue) {
 	defer p.work.Done()
 	for {
 		q.mu.Lock()
-		n, size := 0, 0
-		for n < len(q.waiting) && (n == 0 || size+q.waiting[n].size <= p.cfg.batchBytes) {
-			size += q.waiting[n].size
-			n++
+		var batches []partitionBatch
+		total, rest := 0, q.order[:0]
+		for _, key := range q.order {
+			waiting := q.waiting[key]
+			n, size := 0, 0
+			for n < len(waiting) && (n == 0 || size+waiting[n].size <= p.cfg.batchBytes) &&
+				(len(batches) == 0 || total+size+waiting[n].size <= maxRequestBytes) {
+				size += waiting[n].size
+				n++
+			}
+			if n > 0 {
+				batches = append(batches, partitionBatch{key: key, chunks: waiting[:n:n]})
+				total += size
+			}
+			if n < len(waiting) {
+				q.waiting[key] = waiting[n:]
+				rest = append(rest, key)
+			} else {
+				delete(q.waiting, key)
+			}
 		}
-		if n == 0 {
+		clear(q.order[len(rest):])
+		q.order = rest
+		if len(batches) == 0 {
 			q.sending = false
-			q.waiting = nil
 			q.mu.Unlock()
 			return
 		}
-		batch := q.waiting[:n:n]
-		q.waiting = q.waiting[n:]
 		q.mu.Unlock()
 
-		err := p.produce(key, batch)
-		for _, c := range batch {
-			c.err = err
+		p.produceAll(batches)
+	}
+}
+
+// produceAll sends batches in one produce request and settles their chunks.
+// Partitions the request could not place (a request-level error, such as a
+// leader that moved) or that failed with a retryable error are retried one
+// request per partition, with backoff, by produce.
+func (p *Publisher) produceAll(batches []partitionBatch) {
+	errs := make([]error, len(batches))
+	retry := make([]bool, len(batches))
+	if len(batches) == 1 {
+		errs[0] = p.produce(batches[0].key, batches[0].chunks)
+	} else if res, err := p.roundTrip(batches); err != nil {
+		for i := range retry {
+			retry[i] = true
+		}
+	} else {
+		for i, b := range batches {
+			errs[i] = partitionError(res, b.key)
+			retry[i] = errs[i] != nil && retryable(errs[i])
+			if errs[i] != nil && !retry[i] {
+				errs[i] = publishError(errs[i])
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for i, b := range batches {
+		if retry[i] {
+			wg.Go(func() { errs[i] = p.produce(b.key, b.chunks) })
+		}
+	}
+	wg.Wait()
+	for i, b := range batches {
+		for _, c := range b.chunks {
+			c.err = errs[i]
 			close(c.done)
 		}
 	}
+}
+
+// roundTrip sends one produce request carrying every batch; with acks=0 it
+// returns a nil response.
+func (p *Publisher) roundTrip(batches []partitionBatch) (*produceAPI.Response, error) {
+	req := &produceAPI.Request{Acks: int16(p.cfg.acks), Timeout: int32(requestTimeout / 2 / time.Millisecond)}
+	attributes := protocol.Attributes(p.cfg.compression) & 0x7
+	for _, b := range batches {
+		var recs []*outRecord
+		for _, c := range b.chunks {
+			recs = append(recs, c.recs...)
+		}
+		part := produceAPI.RequestPartition{Partition: int32(b.key.partition),
+			RecordSet: protocol.RecordSet{Attributes: attributes, Records: &recordReader{recs: recs}}}
+		if n := len(req.Topics); n > 0 && req.Topics[n-1].Topic == b.key.topic {
+			req.Topics[n-1].Partitions = append(req.Topics[n-1].Partitions, part)
+		} else {
+			req.Topics = append(req.Topics, produceAPI.RequestTopic{Topic: b.key.topic,
+				Partitions: []produceAPI.RequestPartition{part}})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	res, err := p.cluster.transport.RoundTrip(ctx, p.cluster.addr, req)
+	if err != nil {
+		return nil, err
+	}
+	r, _ := res.(*produceAPI.Response)
+	return r, nil
+}
+
+// partitionError is the broker's answer for key in res: nil when it took
+// the records (or no answer was asked for, acks=0).
+func partitionError(res *produceAPI.Response, key topicPartition) error {
+	if res == nil {
+		return nil
+	}
+	for _, t := range res.Topics {
+		if t.Topic != key.topic {
+			continue
+		}
+		for _, part := range t.Partitions {
+			if int(part.Partition) != key.partition {
+				continue
+			}
+			if part.ErrorCode == 0 {
+				return nil
+			}
+			err := error(kafka.Error(part.ErrorCode))
+			if len(part.RecordErrors) > 0 {
+				err = fmt.Errorf("%w (record errors: %v)", err, part.RecordErrors)
+			}
+			return err
+		}
+	}
+	return fmt.Errorf("kafka: the produce response has no answer for %s/%d: %w",
+		key.topic, key.partition, kafka.UnknownTopicOrPartition)
+}
+
+// publishError classifies a partition's failure as produce reports it.
+func publishError(err error) error {
+	if tooLarge(err) {
+		return transport.NewError(transport.CodeInvalid, "publish",
+			fmt.Errorf("%w: the broker refused the batch: %w", transport.ErrTooLarge, err))
+	}
+	return wrap("publish", err)
 }
 
 func (p *Publisher) produce(key topicPartition, batch []*chunk) error {
