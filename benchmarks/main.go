@@ -181,7 +181,32 @@ func main() {
 	scale := flag.Float64("scale", 1, "multiplies every workload's message count")
 	jsonOut := flag.String("json", "", "write every round's results to this file")
 	svgOut := flag.String("svg", "", "write a chart of the medians to this SVG file")
+	from := flag.String("from", "", "run nothing: report the results in these -json files (comma-separated)")
 	flag.Parse()
+
+	if *from != "" {
+		// A backend's results in a later file replace those in earlier ones.
+		var all []result
+		for _, f := range strings.Split(*from, ",") {
+			b, err := os.ReadFile(f)
+			var rs []result
+			if err == nil {
+				err = json.Unmarshal(b, &rs)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "compare:", err)
+				os.Exit(1)
+			}
+			later := map[string]bool{}
+			for _, r := range rs {
+				later[r.Backend] = true
+			}
+			all = slices.DeleteFunc(all, func(r result) bool { return later[r.Backend] })
+			all = append(all, rs...)
+		}
+		report(all, offlineEnv(), "", *svgOut)
+		return
+	}
 
 	ctx := context.Background()
 	env, err := newEnv(ctx, strings.Split(*backends, ","))
@@ -215,16 +240,32 @@ func main() {
 			}
 		}
 	}
+	report(all, env, *jsonOut, *svgOut)
+}
+
+func report(all []result, env *env, jsonOut, svgOut string) {
+	// Group rows by workload, then backend, in the order of workloads.
+	order := map[string]int{}
+	for i, w := range workloads {
+		order[w.name] = i
+	}
+	bOrder := map[string]int{"memory": 0, "amqp": 1, "kafka": 2}
+	slices.SortStableFunc(all, func(a, b result) int {
+		if d := order[a.Workload] - order[b.Workload]; d != 0 {
+			return d
+		}
+		return bOrder[a.Backend] - bOrder[b.Backend]
+	})
 	rows := summarize(all, env)
 	printTable(os.Stdout, rows)
-	if *jsonOut != "" {
+	if jsonOut != "" {
 		b, _ := json.MarshalIndent(all, "", " ")
-		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+		if err := os.WriteFile(jsonOut, b, 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "compare:", err)
 		}
 	}
-	if *svgOut != "" {
-		if err := os.WriteFile(*svgOut, []byte(chart(rows)), 0o644); err != nil {
+	if svgOut != "" {
+		if err := os.WriteFile(svgOut, []byte(chart(rows)), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "compare:", err)
 		}
 	}

@@ -15,6 +15,7 @@ type row struct {
 	Rounds, Failed                  int
 	PubRate, E2ERate, CPU, P50, P99 float64
 	E2ERatio, CPURatio              float64 // to the backend's raw client, 0 when unknown
+	BKPub, BKE2E                    float64 // brokerkit's rate divided by this system's, 0 when unknown
 	Err                             string
 }
 
@@ -70,6 +71,19 @@ func summarize(all []result, env *env) []row {
 			}
 		}
 	}
+	for i := range rows {
+		for _, bk := range rows { // the first brokerkit row: its defaults
+			if strings.HasPrefix(bk.System, "brokerkit") && bk.Workload == rows[i].Workload && bk.Backend == rows[i].Backend {
+				if rows[i].PubRate > 0 {
+					rows[i].BKPub = bk.PubRate / rows[i].PubRate
+				}
+				if rows[i].E2ERate > 0 {
+					rows[i].BKE2E = bk.E2ERate / rows[i].E2ERate
+				}
+				break
+			}
+		}
+	}
 	return rows
 }
 
@@ -89,8 +103,8 @@ func printTable(w io.Writer, rows []row) {
 		if h := r.Workload + " — " + backendLabel(r.Backend); h != last {
 			last = h
 			fmt.Fprintf(w, "\n### %s\n\n", h)
-			fmt.Fprintln(w, "| system | publish msg/s | end-to-end msg/s | x raw | client CPU µs/msg | CPU x raw | p50 µs | p99 µs | note |")
-			fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+			fmt.Fprintln(w, "| system | publish msg/s | end-to-end msg/s | x raw | client CPU µs/msg | CPU x raw | p50 µs | p99 µs | brokerkit ÷ this, publish | brokerkit ÷ this, end to end | note |")
+			fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		}
 		note := r.Note
 		if r.Failed > 0 {
@@ -102,8 +116,9 @@ func printTable(w io.Writer, rows []row) {
 			}
 			return fmt.Sprintf("%.2f", x)
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %s | %.1f | %s | %.0f | %.0f | %s |\n", r.System, r.PubRate, r.E2ERate,
-			ratio(r.E2ERatio), r.CPU, ratio(r.CPURatio), r.P50, r.P99, strings.TrimPrefix(note, "; "))
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %s | %.1f | %s | %.0f | %.0f | %s | %s | %s |\n", r.System, r.PubRate, r.E2ERate,
+			ratio(r.E2ERatio), r.CPU, ratio(r.CPURatio), r.P50, r.P99, ratio(r.BKPub), ratio(r.BKE2E),
+			strings.TrimPrefix(note, "; "))
 	}
 }
 
