@@ -214,7 +214,10 @@ func (p *Publisher) send(q *brokerQueue) {
 	for {
 		q.mu.Lock()
 		var batches []partitionBatch
-		total, rest := 0, q.order[:0]
+		// Partitions that got nothing this round (the request was full) go
+		// first next round, so that none waits behind the others forever.
+		var starved, partial []topicPartition
+		total := 0
 		for _, key := range q.order {
 			waiting := q.waiting[key]
 			n, size := 0, 0
@@ -227,15 +230,17 @@ func (p *Publisher) send(q *brokerQueue) {
 				batches = append(batches, partitionBatch{key: key, chunks: waiting[:n:n]})
 				total += size
 			}
-			if n < len(waiting) {
+			switch {
+			case n == 0:
+				starved = append(starved, key)
+			case n < len(waiting):
 				q.waiting[key] = waiting[n:]
-				rest = append(rest, key)
-			} else {
+				partial = append(partial, key)
+			default:
 				delete(q.waiting, key)
 			}
 		}
-		clear(q.order[len(rest):])
-		q.order = rest
+		q.order = append(starved, partial...)
 		if len(batches) == 0 {
 			q.sending = false
 			q.mu.Unlock()
