@@ -5,7 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
+	"log"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -174,5 +178,42 @@ func TestAdoptedConnection(t *testing.T) {
 	}
 	if _, err := amqp.NewSubscriberFromConnection(nil); !errors.Is(err, transport.ErrInvalid) {
 		t.Errorf("nil connection: %v, want ErrInvalid", err)
+	}
+}
+
+// TestCertificateRefused: a broker whose certificate fails verification is
+// refused at once with a permanent ErrUnauthorized, on publish and on
+// subscribe, not retried as an outage until the context ends.
+func TestCertificateRefused(t *testing.T) {
+	// Any TLS listener serves: the client gives up in the handshake. This
+	// one's certificate is signed by nobody the client trusts.
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
+	srv.StartTLS()
+	defer srv.Close()
+	u := "amqps://guest:cert-s3cret@" + srv.Listener.Addr().String() + "/"
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+
+	pub, err := amqp.NewPublisher(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	err = pub.Publish(ctx, "t", &transport.Message{})
+	if !errors.Is(err, transport.ErrUnauthorized) || transport.Retryable(err) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("publish: %v, want a permanent ErrUnauthorized before the deadline", err)
+	}
+	sub, err := amqp.NewSubscriber(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	_, err = sub.Subscribe(ctx, "t", func(context.Context, *transport.Message) error { return nil })
+	if !errors.Is(err, transport.ErrUnauthorized) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("subscribe: %v, want ErrUnauthorized before the deadline", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "cert-s3cret") {
+		t.Errorf("the error shows the password: %v", err)
 	}
 }

@@ -30,7 +30,7 @@ import (
 //	confirms=false                     WithConfirms
 //	mandatory=true                     WithMandatory
 //	persistent=false                   WithPersistent
-//	timestamp_ms=true                  WithTimestampMillis
+//	timestamp_ms=false                 WithTimestampMillis (default true)
 //	channels=N                         WithChannels
 //	confirm_window=N                   WithConfirmWindow
 //	max_payload=N                      WithMaxPayload
@@ -121,7 +121,7 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 		{"confirms", true, WithConfirms},
 		{"mandatory", false, WithMandatory},
 		{"persistent", true, WithPersistent},
-		{"timestamp_ms", false, WithTimestampMillis},
+		{"timestamp_ms", true, WithTimestampMillis},
 	} {
 		if q.Has(b.key) {
 			add(b.opt(q.Bool(b.key, b.def)))

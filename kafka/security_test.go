@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"errors"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -63,11 +64,11 @@ func selfSigned(t *testing.T) (*tls.Config, string) {
 }
 
 // TestSASLAndTLS runs publish and subscribe, by URL, over TLS with each SASL
-// mechanism against kfake, and checks that bad credentials fail without the
-// password in the error. (kfake closes the connection on bad credentials
-// instead of answering SASL_AUTHENTICATION_FAILED as Apache Kafka does, so
-// the error cannot be told from a dropped connection: it is not checked for
-// ErrUnauthorized here.)
+// mechanism against kfake, and checks that bad credentials and a refused
+// certificate fail at once as ErrUnauthorized, without the password in the
+// error. (kfake closes the connection on bad credentials instead of
+// answering SASL_AUTHENTICATION_FAILED as Apache Kafka does; the backend
+// tells the two apart.)
 func TestSASLAndTLS(t *testing.T) {
 	serverTLS, caFile := selfSigned(t)
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(serverTLS), kfake.EnableSASL(),
@@ -114,24 +115,48 @@ func TestSASLAndTLS(t *testing.T) {
 				t.Fatalf("got %q", got)
 			}
 
-			// Wrong password: refused.
-			bctx, bcancel := context.WithTimeout(ctx, time.Second)
-			defer bcancel()
+			// Wrong password: refused at once, not retried as an outage
+			// until the context ends.
 			bad := strings.Replace(u, mech.pass, "wrong-password-123", 1)
 			badPub, err := transport.OpenPublisher(ctx, bad)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer badPub.Close()
-			err = badPub.Publish(bctx, topic, &transport.Message{Payload: []byte("x")})
-			if err == nil {
-				t.Fatal("publish with a wrong password succeeded")
+			err = badPub.Publish(ctx, topic, &transport.Message{Payload: []byte("x")})
+			if !errors.Is(err, transport.ErrUnauthorized) || transport.Retryable(err) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("publish with a wrong password: %v, want a permanent ErrUnauthorized before the deadline", err)
 			}
 			if strings.Contains(err.Error(), "wrong-password-123") {
 				t.Fatalf("error shows the password: %v", err)
 			}
+			badSub, err := transport.OpenSubscriber(ctx, bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer badSub.Close()
+			_, err = badSub.Subscribe(ctx, topic, col.handle, transport.WithGroup("g"))
+			if !errors.Is(err, transport.ErrUnauthorized) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("subscribe with a wrong password: %v, want ErrUnauthorized before the deadline", err)
+			}
 		})
 	}
+
+	t.Run("certificate refused", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		// tls=true trusts the system's roots, which do not hold kfake's
+		// self-signed certificate.
+		pub, err := transport.OpenPublisher(ctx, "kafka://plain-user:plain-pass@"+addr+"?tls=true&sasl=plain")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pub.Close()
+		err = pub.Publish(ctx, "any", &transport.Message{Payload: []byte("x")})
+		if !errors.Is(err, transport.ErrUnauthorized) || transport.Retryable(err) || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("publish to a broker with an untrusted certificate: %v, want a permanent ErrUnauthorized before the deadline", err)
+		}
+	})
 
 	t.Run("plain TCP to a TLS listener", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -102,8 +104,9 @@ var sentinelCodes = map[error]Code{
 }
 
 // CodeOf classifies err: CodeOK for nil, the code of the first *Error or
-// sentinel in its chain, CodeUnavailable for a network error (refused,
-// reset, EOF, timeout), and CodeUnknown otherwise.
+// sentinel in its chain, CodeUnauthorized for a TLS certificate that failed
+// verification, CodeUnavailable for a network error (refused, reset, EOF,
+// timeout), and CodeUnknown otherwise.
 func CodeOf(err error) Code {
 	if err == nil {
 		return CodeOK
@@ -127,10 +130,25 @@ func CodeOf(err error) Code {
 			return c
 		}
 	}
+	if certificateRefused(err) {
+		return CodeUnauthorized
+	}
 	if networkError(err) {
 		return CodeUnavailable
 	}
 	return CodeUnknown
+}
+
+// certificateRefused reports a TLS certificate that failed verification: no
+// new connection gets past it, so it must not look like an outage.
+func certificateRefused(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		host      x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &host) || errors.As(err, &invalid)
 }
 
 // networkError reports a failed or dropped connection, which a new
