@@ -59,20 +59,27 @@ func init() {
 
 type opener struct{}
 
-func (opener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher, error) {
+func (opener) OpenPublisher(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Publisher, error) {
 	dial, opts, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return newPublisher(dial, opts)
+	return newPublisher(dial, withOpenConfig(opts, o))
 }
 
-func (opener) OpenSubscriber(_ context.Context, u *url.URL) (transport.Subscriber, error) {
+func (opener) OpenSubscriber(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Subscriber, error) {
 	dial, opts, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return newSubscriber(dial, opts)
+	return newSubscriber(dial, withOpenConfig(opts, o))
+}
+
+func withOpenConfig(opts []Option, o transport.OpenConfig) []Option {
+	if o.Logger != nil {
+		opts = append(opts, WithLogger(o.Logger))
+	}
+	return opts
 }
 
 // ParseURL reads an amqp:// or amqps:// URL into the URL amqp091-go dials

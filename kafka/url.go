@@ -48,20 +48,27 @@ func init() { transport.Register(Scheme, opener{}) }
 
 type opener struct{}
 
-func (opener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher, error) {
+func (opener) OpenPublisher(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Publisher, error) {
 	brokers, opts, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return NewPublisher(brokers, opts...)
+	return NewPublisher(brokers, withOpenConfig(opts, o)...)
 }
 
-func (opener) OpenSubscriber(_ context.Context, u *url.URL) (transport.Subscriber, error) {
+func (opener) OpenSubscriber(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Subscriber, error) {
 	brokers, opts, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return NewSubscriber(brokers, opts...)
+	return NewSubscriber(brokers, withOpenConfig(opts, o)...)
+}
+
+func withOpenConfig(opts []Option, o transport.OpenConfig) []Option {
+	if o.Logger != nil {
+		opts = append(opts, WithLogger(o.Logger))
+	}
+	return opts
 }
 
 // ParseURL reads a kafka:// URL into broker addresses and options. Errors

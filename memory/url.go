@@ -21,7 +21,8 @@ var (
 
 type opener struct{}
 
-func (opener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher, error) {
+// The memory broker logs nothing, so the OpenConfig has nothing for it.
+func (opener) OpenPublisher(_ context.Context, u *url.URL, _ transport.OpenConfig) (transport.Publisher, error) {
 	b, err := brokerFor(u)
 	if err != nil {
 		return nil, err
@@ -29,7 +30,7 @@ func (opener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher,
 	return &client{b: b}, nil
 }
 
-func (opener) OpenSubscriber(_ context.Context, u *url.URL) (transport.Subscriber, error) {
+func (opener) OpenSubscriber(_ context.Context, u *url.URL, _ transport.OpenConfig) (transport.Subscriber, error) {
 	b, err := brokerFor(u)
 	if err != nil {
 		return nil, err

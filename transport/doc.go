@@ -15,7 +15,7 @@
 //
 //	import _ "github.com/brokerkit/brokerkit/memory"
 //
-//	pub, err := transport.OpenPublisher(ctx, "mem://")
+//	pub, err := transport.OpenPublisher(ctx, "mem://") // transport.WithLogger(l) to see reconnects
 //	sub, err := transport.OpenSubscriber(ctx, "mem://")
 //	s, err := sub.Subscribe(ctx, "orders", handle, transport.WithGroup("billing"))
 //	err = pub.Publish(ctx, "orders", &transport.Message{Key: "customer-7", Payload: body})
@@ -39,9 +39,17 @@
 // A redelivered message may come after later messages of its key on backends
 // that requeue (RabbitMQ, memory); the Kafka backend retries in place.
 //
-// Closing a subscription, or cancelling the context given to Subscribe, stops
-// intake, lets in-flight handlers finish within the drain timeout, acks what
-// finished and returns the rest for redelivery. Every Close is idempotent.
+// The context given to Subscribe bounds setting the subscription up, as
+// net.Dialer's bounds a dial; the subscription then runs until it is
+// closed, or until a context given with WithLifetime ends. Closing it stops
+// intake, lets in-flight handlers finish within the drain timeout, acks
+// what finished and returns the rest for redelivery. Every Close is
+// idempotent. A call given a context that has already ended returns that
+// context's error and sends nothing.
+//
+// What differs between brokers (replay with StartOldest, how exact
+// Message.Attempt is, name rules, payload limits) is listed in one table in
+// docs/portability.md.
 //
 // # Errors
 //

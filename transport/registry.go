@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -12,10 +13,47 @@ import (
 )
 
 // Opener opens a backend's publishers and subscribers from URLs of its
-// scheme. Backends register one in their init function.
+// scheme, with what the caller's OpenOptions said. Backends register one in
+// their init function.
 type Opener interface {
-	OpenPublisher(ctx context.Context, u *url.URL) (Publisher, error)
-	OpenSubscriber(ctx context.Context, u *url.URL) (Subscriber, error)
+	OpenPublisher(ctx context.Context, u *url.URL, o OpenConfig) (Publisher, error)
+	OpenSubscriber(ctx context.Context, u *url.URL, o OpenConfig) (Subscriber, error)
+}
+
+// OpenOption configures OpenPublisher and OpenSubscriber with what a URL
+// cannot carry.
+type OpenOption func(*OpenConfig) error
+
+// OpenConfig is the resolved form of the OpenOptions, for backends.
+type OpenConfig struct {
+	// Logger receives the client's log records (reconnects, retries).
+	// Nil: the backend's default, silent.
+	Logger *slog.Logger
+}
+
+// WithLogger gives a client opened by URL a logger, for what the backend
+// logs (reconnects, retries, topology it declared). Default: silent.
+func WithLogger(l *slog.Logger) OpenOption {
+	return func(c *OpenConfig) error {
+		if l == nil {
+			return Invalidf("WithLogger: nil logger")
+		}
+		c.Logger = l
+		return nil
+	}
+}
+
+func newOpenConfig(opts []OpenOption) (OpenConfig, error) {
+	var c OpenConfig
+	for _, o := range opts {
+		if o == nil {
+			return c, Invalidf("nil OpenOption")
+		}
+		if err := o(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
 
 var (
@@ -47,42 +85,46 @@ func Schemes() []string {
 	return s
 }
 
-func lookup(rawURL string) (Opener, *url.URL, error) {
+func lookup(rawURL string, opts []OpenOption) (Opener, *url.URL, OpenConfig, error) {
+	cfg, err := newOpenConfig(opts)
+	if err != nil {
+		return nil, nil, cfg, err
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url.Parse quotes the whole URL, password included; say less.
-		return nil, nil, Invalidf("malformed broker URL %s", RedactString(rawURL))
+		return nil, nil, cfg, Invalidf("malformed broker URL %s", RedactString(rawURL))
 	}
 	if u.Scheme == "" {
-		return nil, nil, Invalidf("broker URL %s has no scheme (want one of %s)", Redact(u), strings.Join(Schemes(), ", "))
+		return nil, nil, cfg, Invalidf("broker URL %s has no scheme (want one of %s)", Redact(u), strings.Join(Schemes(), ", "))
 	}
 	registryMu.RLock()
 	o, ok := registry[u.Scheme]
 	registryMu.RUnlock()
 	if !ok {
-		return nil, nil, Invalidf("unknown broker URL scheme %q in %s (registered: %s; did you import the backend?)",
+		return nil, nil, cfg, Invalidf("unknown broker URL scheme %q in %s (registered: %s; did you import the backend?)",
 			u.Scheme, Redact(u), strings.Join(Schemes(), ", "))
 	}
-	return o, u, nil
+	return o, u, cfg, nil
 }
 
 // OpenPublisher opens a publisher for a broker URL such as "mem://",
 // "kafka://host:9092" or "amqp://user:pass@host:5672/vhost".
-func OpenPublisher(ctx context.Context, rawURL string) (Publisher, error) {
-	o, u, err := lookup(rawURL)
+func OpenPublisher(ctx context.Context, rawURL string, opts ...OpenOption) (Publisher, error) {
+	o, u, cfg, err := lookup(rawURL, opts)
 	if err != nil {
 		return nil, err
 	}
-	return o.OpenPublisher(ctx, u)
+	return o.OpenPublisher(ctx, u, cfg)
 }
 
 // OpenSubscriber opens a subscriber for a broker URL.
-func OpenSubscriber(ctx context.Context, rawURL string) (Subscriber, error) {
-	o, u, err := lookup(rawURL)
+func OpenSubscriber(ctx context.Context, rawURL string, opts ...OpenOption) (Subscriber, error) {
+	o, u, cfg, err := lookup(rawURL, opts)
 	if err != nil {
 		return nil, err
 	}
-	return o.OpenSubscriber(ctx, u)
+	return o.OpenSubscriber(ctx, u, cfg)
 }
 
 // Query reads a URL's options for a backend. Each getter marks its key as

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,11 +12,14 @@ import (
 	"github.com/brokerkit/brokerkit/transport"
 )
 
-// fakeOpener records the URL it was asked to open.
-type fakeOpener struct{ got *url.URL }
+// fakeOpener records the URL and options it was asked to open with.
+type fakeOpener struct {
+	got    *url.URL
+	config transport.OpenConfig
+}
 
-func (f *fakeOpener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher, error) {
-	f.got = u
+func (f *fakeOpener) OpenPublisher(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Publisher, error) {
+	f.got, f.config = u, o
 	q := transport.NewQuery(u)
 	q.Int("batch", 1)
 	if err := q.Err(); err != nil {
@@ -24,7 +28,7 @@ func (f *fakeOpener) OpenPublisher(_ context.Context, u *url.URL) (transport.Pub
 	return transport.PublisherFunc(func(context.Context, string, ...*transport.Message) error { return nil }), nil
 }
 
-func (f *fakeOpener) OpenSubscriber(context.Context, *url.URL) (transport.Subscriber, error) {
+func (f *fakeOpener) OpenSubscriber(context.Context, *url.URL, transport.OpenConfig) (transport.Subscriber, error) {
 	return nil, errors.New("not used")
 }
 
@@ -39,6 +43,15 @@ func TestOpenByURL(t *testing.T) {
 	}
 	if fake.got.Host != "host:1" {
 		t.Errorf("opener got %v", fake.got)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if _, err := transport.OpenPublisher(ctx, "faketest://host:1", transport.WithLogger(logger)); err != nil || fake.config.Logger != logger {
+		t.Errorf("WithLogger did not reach the backend: %v, %v", err, fake.config.Logger)
+	}
+	for _, o := range []transport.OpenOption{nil, transport.WithLogger(nil)} {
+		if _, err := transport.OpenPublisher(ctx, "faketest://host:1", o); !errors.Is(err, transport.ErrInvalid) {
+			t.Errorf("bad OpenOption: %v, want ErrInvalid", err)
+		}
 	}
 	const secret = "hunter2-secret"
 	bad := []struct{ url, mention string }{
