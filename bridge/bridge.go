@@ -87,8 +87,10 @@ type Bridge struct {
 
 	received, forwarded, failed, skipped atomic.Uint64
 
-	mu      sync.Mutex
-	running bool
+	mu        sync.Mutex
+	running   bool
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 // New checks its arguments and returns a Bridge that Run starts.
@@ -102,7 +104,7 @@ func New(src transport.Subscriber, srcTopic string, dst transport.Publisher, dst
 	if srcTopic == "" || dstTopic == "" {
 		return nil, transport.Invalidf("bridge: empty source or destination topic")
 	}
-	b := &Bridge{src: src, srcTopic: srcTopic, dst: dst, dstTopic: dstTopic}
+	b := &Bridge{src: src, srcTopic: srcTopic, dst: dst, dstTopic: dstTopic, ready: make(chan struct{})}
 	for i, o := range opts {
 		if o == nil {
 			return nil, transport.Invalidf("bridge: option #%d is nil", i)
@@ -150,6 +152,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.readyOnce.Do(func() { close(b.ready) })
 	select {
 	case <-ctx.Done():
 		// Close, not the context, ends a subscription: it drains and
@@ -196,6 +199,10 @@ func (b *Bridge) forward(ctx context.Context, m *transport.Message) error {
 	}
 	return nil
 }
+
+// Ready is closed once Run's subscription to the source is live: messages
+// published to the source from then on are forwarded.
+func (b *Bridge) Ready() <-chan struct{} { return b.ready }
 
 // Counters returns the counts so far; safe to call while Run runs.
 func (b *Bridge) Counters() Counters {
