@@ -235,10 +235,11 @@ func runBench(ctx context.Context, c *cobra.Command, rawURL string, f benchFlags
 		return nil
 	}
 	h := transport.Chain(handler, precisePublishTime, rec.Middleware)
-	s, err := sub.Subscribe(ctx, topic, h, transport.WithConcurrency(f.concurrency))
+	s, release, err := subscribe(ctx, rawURL, sub, topic, h, transport.WithConcurrency(f.concurrency))
 	if err != nil {
 		return err
 	}
+	defer release()
 	defer s.Close()
 
 	var bar *progressbar.ProgressBar

@@ -116,14 +116,27 @@ func runBridge(ctx context.Context, stderr io.Writer, srcURL, srcTopic, dstURL, 
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	ready := b.Ready()
+	connect := time.NewTimer(connectTimeout)
+	defer connect.Stop()
+	var notReady error
 	for {
 		select {
+		case <-connect.C:
+			if ready != nil {
+				// Not subscribed in time: stop Run, which then returns
+				// the context error from Subscribe.
+				notReady = unavailable(srcURL)
+				stop()
+			}
 		case <-ready:
 			ready = nil
 			if !quiet {
 				fmt.Fprintln(stderr, "brokerkit: bridge subscribed")
 			}
 		case err := <-done:
+			if notReady != nil {
+				return notReady
+			}
 			line("stopped")
 			return err
 		case <-tick.C:

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -63,7 +64,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "brokerkit: %s\n", redactErr(err))
+	fmt.Fprintf(stderr, "brokerkit: %s\n", strings.TrimPrefix(redactErr(err), "brokerkit: "))
 	return exitCode(err)
 }
 
@@ -96,8 +97,43 @@ show a password.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
+	root.PersistentFlags().DurationVar(&connectTimeout, "connect-timeout", 30*time.Second,
+		"how long to try to reach a broker before giving up (exit 4)")
 	root.AddCommand(newPubCmd(), newSubCmd(), newBridgeCmd(), newBenchCmd(), newDevCmd(), newDemoCmd())
 	return root
+}
+
+// connectTimeout bounds subscribing: the broker may be down, and the
+// backends keep trying to reach it.
+var connectTimeout time.Duration
+
+// subscribe is Subscribe bounded by --connect-timeout. Its context is
+// cancelled only on failure: the subscription lives until Close.
+func subscribe(ctx context.Context, rawURL string, sub transport.Subscriber, topic string, h transport.Handler, opts ...transport.SubscribeOption) (*transport.Subscription, func(), error) {
+	subCtx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(connectTimeout, cancel)
+	s, err := sub.Subscribe(subCtx, topic, h, opts...)
+	if !timer.Stop() && ctx.Err() == nil {
+		cancel()
+		if err == nil {
+			err = context.DeadlineExceeded
+		}
+		if s != nil {
+			_ = s.Close()
+		}
+		return nil, nil, unavailable(rawURL)
+	}
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return s, cancel, nil
+}
+
+// unavailable says that --connect-timeout ran out, with exit code 4.
+func unavailable(rawURL string) error {
+	return fmt.Errorf("%w: not subscribed on %s within --connect-timeout %v (is the broker running?)",
+		transport.ErrUnavailable, transport.RedactString(rawURL), connectTimeout)
 }
 
 // usageErr is a command-line mistake: exit code 2.
@@ -152,10 +188,14 @@ func redactErr(err error) string {
 // passwords collects the passwords of the URLs the commands opened.
 var passwords []string
 
-// exactArgs is cobra.RangeArgs with a usage error.
+// rangeArgs is cobra.RangeArgs with a usage error.
 func rangeArgs(lo, hi int) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
-		if err := cobra.RangeArgs(lo, hi)(c, args); err != nil {
+		check := cobra.RangeArgs(lo, hi)
+		if lo == hi {
+			check = cobra.ExactArgs(lo)
+		}
+		if err := check(c, args); err != nil {
 			return usageErr{fmt.Errorf("%s: %w (see '%s --help')", c.Name(), err, c.CommandPath())}
 		}
 		return nil

@@ -64,6 +64,10 @@ func writePlot(name string, r benchResult, s *samples) error {
 		}
 		line.Color = l.col
 		line.Width = vg.Points(1.5)
+		if l.name == "end to end" {
+			// Often on top of transmission: dashed, so both show.
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
 		dist.Add(line)
 		dist.Legend.Add(l.name, line)
 	}

@@ -110,11 +110,11 @@ func runSub(ctx context.Context, c *cobra.Command, rawURL, topic string, f subFl
 
 	out, stderr := c.OutOrStdout(), c.ErrOrStderr()
 	var (
-		mu      sync.Mutex
-		printed int
-		first   time.Time
+		mu       sync.Mutex
+		printed  int
+		first    time.Time
 		writeErr error
-		reached = make(chan struct{})
+		reached  = make(chan struct{})
 	)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
@@ -148,10 +148,11 @@ func runSub(ctx context.Context, c *cobra.Command, rawURL, topic string, f subFl
 		return nil
 	}
 	start := time.Now()
-	s, err := sub.Subscribe(ctx, topic, handler, opts...)
+	s, release, err := subscribe(ctx, rawURL, sub, topic, handler, opts...)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if !f.quiet {
 		group := "no group"
 		if f.group != "" {
