@@ -36,6 +36,7 @@ var stoppedLine = regexp.MustCompile(`bridge stopped: received (\d+) forwarded (
 // outright could forward one twice (at least once), which this test does
 // not do.
 func TestBridgeKafkaToRabbitMQAndBack(t *testing.T) {
+	t.Parallel()
 	k, a := sharedKafka(t), rabbit(t)
 	src, mid, dst := brokertest.Name(t, "src"), brokertest.Name(t, "mid"), brokertest.Name(t, "dst")
 	there, back := brokertest.Name(t, "there"), brokertest.Name(t, "back")
@@ -123,6 +124,7 @@ func completeLines(s string) string {
 }
 
 func TestProgressBarOnlyOnATerminal(t *testing.T) {
+	t.Parallel()
 	args := []string{"bench", "mem://progress", "-n", "3000", "--rate", "6000", "--interval", "20ms"}
 	ptmx, tty, err := pty.Open()
 	if err != nil {
@@ -169,6 +171,7 @@ func TestProgressBarOnlyOnATerminal(t *testing.T) {
 // TestDevKafkaDataDir: a restarted `dev kafka` with the same port and data
 // directory still has the messages of before.
 func TestDevKafkaDataDir(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -204,3 +207,59 @@ func TestDevKafkaDataDir(t *testing.T) {
 }
 
 var _ = json.Marshal
+
+// TestBridgeDedup: a source holding every message twice (a producer that
+// retried) reaches the destination once per ID with --dedup.
+func TestBridgeDedup(t *testing.T) {
+	t.Parallel()
+	k, a := sharedKafka(t), rabbit(t)
+	src, dst := brokertest.Name(t, "src"), brokertest.Name(t, "dst")
+	deleteAMQP(t, a, []string{dst}, nil)
+	const n = 50
+	runOK(t, append(orderLines(0, n), orderLines(0, n)...), "pub", k, src, "--format", "json")
+
+	collector := start(t, "sub", a, dst, "--format", "json")
+	collector.waitLine("subscribed to")
+	b := start(t, "bridge", k, src, a, dst, "--group", brokertest.Name(t, "g"), "--from", "oldest", "--dedup", "--every", "100ms")
+	b.waitLine(fmt.Sprintf("received %d forwarded %d failed 0 skipped %d", 2*n, n, n))
+	if code := b.interrupt(); code != 0 {
+		t.Fatalf("bridge exit %d: %s", code, b.errOut())
+	}
+	// Every forward was confirmed before the counters said so; the last
+	// copies are on their way to the collector.
+	deadline := time.Now().Add(60 * time.Second)
+	for len(subJSON(t, completeLines(collector.out()))) < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	collector.interrupt()
+	got := subJSON(t, collector.out())
+	seen := map[string]bool{}
+	for _, m := range got {
+		if seen[m.ID] {
+			t.Errorf("%s arrived twice", m.ID)
+		}
+		seen[m.ID] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d of %d arrived", len(seen), n)
+	}
+}
+
+// TestLibraryPackagesDoNotImportCLIDependencies: a service that imports
+// transport, a backend and middleware compiles none of the tool's libraries.
+func TestLibraryPackagesDoNotImportCLIDependencies(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("go", "list", "-deps", "../../transport", "../../kafka", "../../amqp", "../../memory", "../../middleware/...", "../../bridge")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, cli := range []string{"github.com/spf13/", "github.com/schollz/", "gonum.org/", "golang.org/x/term", "github.com/creack/pty", "github.com/brokerkit/brokerkit/cmd/"} {
+			if strings.HasPrefix(dep, cli) {
+				t.Errorf("a library package depends on %s", dep)
+			}
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 )
 
 func TestHelpOnEveryCommand(t *testing.T) {
+	t.Parallel()
 	root := runOK(t, nil, "--help")
 	for _, want := range []string{"Exit codes:", "BROKERKIT_URL", "pub", "sub", "bridge", "bench", "dev", "demo", "completion"} {
 		if !strings.Contains(root.stdout, want) {
@@ -33,6 +34,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 }
 
 func TestCompletion(t *testing.T) {
+	t.Parallel()
 	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
 		r := runOK(t, nil, "completion", sh)
 		if !strings.Contains(r.stdout, "brokerkit") {
@@ -51,6 +53,7 @@ func TestCompletion(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	r := runOK(t, nil, "demo")
 	for _, want := range []string{
 		"handled order-1: 2 x book",
@@ -89,6 +92,7 @@ func subJSON(t *testing.T, out string) []jsonMessage {
 }
 
 func TestPubSubRoundTrip(t *testing.T) {
+	t.Parallel()
 	backends := map[string]func(t *testing.T) string{"kafka": sharedKafka, "amqp": rabbit}
 	for name, url := range backends {
 		t.Run(name, func(t *testing.T) {
@@ -169,6 +173,7 @@ func TestPubSubRoundTrip(t *testing.T) {
 }
 
 func TestBenchJSONOnEveryBackend(t *testing.T) {
+	t.Parallel()
 	backends := map[string]func(t *testing.T) string{
 		"mem":   func(*testing.T) string { return "mem://bench-test" },
 		"kafka": sharedKafka,
@@ -232,6 +237,7 @@ func checkBench(t *testing.T, res benchResult, n int) {
 }
 
 func TestBenchPlot(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pngFile, svgFile := filepath.Join(dir, "b.png"), filepath.Join(dir, "b.svg")
 	r := runOK(t, nil, "bench", "mem://plot-test", "-n", "2000", "--rate", "20000", "--interval", "10ms", "--plot", pngFile)
@@ -287,6 +293,7 @@ func TestBenchPlot(t *testing.T) {
 }
 
 func TestErrorsAndExitCodes(t *testing.T) {
+	t.Parallel()
 	const password = "s3cret-pw-do-not-show"
 	cases := []struct {
 		name   string
