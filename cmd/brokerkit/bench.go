@@ -312,7 +312,7 @@ func runBench(ctx context.Context, c *cobra.Command, rawURL string, f benchFlags
 						return
 					}
 				}
-				if err := pub.Publish(ctx, topic, msgs...); err != nil {
+				if err := publish(ctx, rawURL, pub, topic, msgs...); err != nil {
 					pubErr <- err
 					return
 				}

@@ -314,6 +314,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{"bad JSON line", nil, "{nope\n", []string{"pub", "mem://", "t", "--format", "json"}, exitInvalid, "line 1"},
 		{"from oldest on memory", nil, "", []string{"sub", "mem://", "t", "--from", "oldest"}, exitInvalid, "StartOldest"},
 		{"unreachable", nil, "", []string{"sub", "amqp://guest:" + password + "@127.0.0.1:1/", "t", "--connect-timeout", "2s"}, exitUnavailable, "not subscribed on amqp://guest:xxxxx@127.0.0.1:1/ within --connect-timeout 2s"},
+		{"unreachable publish", nil, "x\n", []string{"pub", "amqp://guest:" + password + "@127.0.0.1:1/", "t", "--connect-timeout", "2s"}, exitUnavailable, "did not confirm within --connect-timeout 2s"},
 		{"sub timeout", nil, "", []string{"sub", "mem://", "t", "--count", "1", "--timeout", "100ms"}, exitTimeout, "with 0 of 1 messages"},
 	}
 	for _, c := range cases {
@@ -345,6 +346,17 @@ func TestErrorsAndExitCodes(t *testing.T) {
 			if strings.Contains(r.stdout+r.stderr, password) {
 				t.Errorf("%s: the password is shown: %s %s", args[0], r.stdout, r.stderr)
 			}
+		}
+	})
+
+	t.Run("not confirmed", func(t *testing.T) {
+		u := rabbit(t)
+		topic := brokertest.Name(t, "unroutable")
+		deleteAMQP(t, u, []string{topic}, nil)
+		// mandatory=true: a message no queue takes is returned, not confirmed.
+		r := runBin(t, []byte("lost\n"), nil, "pub", u+"?mandatory=true", topic)
+		if r.code != exitNotConfirmed || !strings.Contains(r.stderr, "1 message(s) not confirmed") || !strings.Contains(r.stdout, "confirmed 0 messages") {
+			t.Errorf("exit %d (want %d): %s %s", r.code, exitNotConfirmed, r.stdout, r.stderr)
 		}
 	})
 

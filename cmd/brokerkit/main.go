@@ -132,9 +132,27 @@ func subscribe(ctx context.Context, rawURL string, sub transport.Subscriber, top
 
 // unavailable says that --connect-timeout ran out, with exit code 4.
 func unavailable(rawURL string) error {
-	return fmt.Errorf("%w: not subscribed on %s within --connect-timeout %v (is the broker running?)",
-		transport.ErrUnavailable, transport.RedactString(rawURL), connectTimeout)
+	return unavailableErr{fmt.Errorf("%w: not subscribed on %s within --connect-timeout %v (is the broker running?)",
+		transport.ErrUnavailable, transport.RedactString(rawURL), connectTimeout)}
 }
+
+// publish is Publish bounded by --connect-timeout: the backends keep trying
+// to reach a broker that is down.
+func publish(ctx context.Context, rawURL string, pub transport.Publisher, topic string, msgs ...*transport.Message) error {
+	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	err := pub.Publish(pctx, topic, msgs...)
+	if err != nil && pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		return unavailableErr{fmt.Errorf("%s did not confirm within --connect-timeout %v (is the broker running?): %w",
+			transport.RedactString(rawURL), connectTimeout, err)}
+	}
+	return err
+}
+
+// unavailableErr is a broker that could not be reached in time: exit code 4.
+type unavailableErr struct{ error }
+
+func (e unavailableErr) Unwrap() error { return e.error }
 
 // usageErr is a command-line mistake: exit code 2.
 type usageErr struct{ error }
@@ -154,6 +172,10 @@ func exitCode(err error) int {
 	var t timeoutErr
 	if errors.As(err, &t) {
 		return exitTimeout
+	}
+	var ue unavailableErr
+	if errors.As(err, &ue) {
+		return exitUnavailable
 	}
 	switch transport.CodeOf(err) {
 	case transport.CodeInvalid:

@@ -148,7 +148,7 @@ func runPub(ctx context.Context, c *cobra.Command, rawURL, topic string, f pubFl
 				break
 			}
 		}
-		err := pub.Publish(ctx, topic, batch...)
+		err := publish(ctx, rawURL, pub, topic, batch...)
 		if err == nil {
 			confirmed += len(batch)
 			continue
