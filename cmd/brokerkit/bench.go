@@ -358,7 +358,7 @@ func runBench(ctx context.Context, c *cobra.Command, rawURL string, f benchFlags
 
 	lat := rec.Snapshot()[topic]
 	res := benchResult{
-		URL: transport.RedactString(rawURL), Topic: topic, Messages: f.count, Size: f.size,
+		URL: showURL(rawURL), Topic: topic, Messages: f.count, Size: f.size,
 		Publishers: f.publishers, Concurrency: f.concurrency, Batch: f.batch, Rate: f.rate, Work: int64(f.work),
 		Published: published.Load(), Consumed: consumed.Load(), Deliveries: deliveries.Load(), Duplicates: dups.Load(),
 		Publish:      mkPhase(f, published.Load(), time.Duration(lastConfirm.Load())),

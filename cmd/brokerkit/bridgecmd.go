@@ -111,7 +111,7 @@ func runBridge(ctx context.Context, stderr io.Writer, srcURL, srcTopic, dstURL, 
 	}
 	if !quiet {
 		fmt.Fprintf(stderr, "brokerkit: bridging %s on %s to %s on %s; Ctrl-C to stop\n",
-			srcTopic, transport.RedactString(srcURL), dstTopic, transport.RedactString(dstURL))
+			srcTopic, showURL(srcURL), dstTopic, showURL(dstURL))
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()

@@ -180,7 +180,7 @@ func runDemo(ctx context.Context, out io.Writer, rawURL string) error {
 	}
 	defer s.Close()
 
-	say("brokerkit demo on %s, topic %q", transport.RedactString(rawURL), topic)
+	say("brokerkit demo on %s, topic %q", showURL(rawURL), topic)
 	orders := []order{{"order-1", "book", 2}, {"order-2", "lamp", 1}, {"order-3", "chair", 4}, {"order-4", "pen", 10}, {"order-5", "desk", 1}}
 	var msgs []*transport.Message
 	for _, o := range orders {

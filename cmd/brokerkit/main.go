@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -45,7 +46,7 @@ const exitCodesHelp = `Exit codes:
   1  any other failure
   2  usage: unknown command or flag, wrong arguments
   3  invalid broker URL, unknown URL option or bad input
-  4  broker unavailable: cannot connect
+  4  broker unavailable: not reached or not confirming within --connect-timeout
   5  unauthorized: the broker refused the login or the operation
   6  not confirmed: the broker did not confirm some published messages
   7  timed out: --timeout ran out before the command finished its work`
@@ -133,7 +134,7 @@ func subscribe(ctx context.Context, rawURL string, sub transport.Subscriber, top
 // unavailable says that --connect-timeout ran out, with exit code 4.
 func unavailable(rawURL string) error {
 	return unavailableErr{fmt.Errorf("%w: not subscribed on %s within --connect-timeout %v (is the broker running?)",
-		transport.ErrUnavailable, transport.RedactString(rawURL), connectTimeout)}
+		transport.ErrUnavailable, showURL(rawURL), connectTimeout)}
 }
 
 // publish is Publish bounded by --connect-timeout: the backends keep trying
@@ -144,7 +145,7 @@ func publish(ctx context.Context, rawURL string, pub transport.Publisher, topic 
 	err := pub.Publish(pctx, topic, msgs...)
 	if err != nil && pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 		return unavailableErr{fmt.Errorf("%s did not confirm within --connect-timeout %v (is the broker running?): %w",
-			transport.RedactString(rawURL), connectTimeout, err)}
+			showURL(rawURL), connectTimeout, err)}
 	}
 	return err
 }
@@ -246,6 +247,18 @@ func optionalURL(args []string, def string) string {
 		return noteURL(u)
 	}
 	return def
+}
+
+// showURL is a URL for output: as given, unless it holds a password.
+func showURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return transport.RedactString(raw)
+	}
+	if _, has := u.User.Password(); has {
+		return u.Redacted()
+	}
+	return raw
 }
 
 func noteURL(raw string) string {

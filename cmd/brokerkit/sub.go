@@ -158,7 +158,7 @@ func runSub(ctx context.Context, c *cobra.Command, rawURL, topic string, f subFl
 		if f.group != "" {
 			group = "group " + f.group
 		}
-		fmt.Fprintf(stderr, "brokerkit: subscribed to %s on %s (%s)\n", topic, transport.RedactString(rawURL), group)
+		fmt.Fprintf(stderr, "brokerkit: subscribed to %s on %s (%s)\n", topic, showURL(rawURL), group)
 	}
 	var runErr error
 	select {
