@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,7 +19,6 @@ import (
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
-	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/brokertest"
 )
 
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	build := exec.Command("go", append(args, ".")...)
+	build := exec.Command(goTool(), append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building brokerkit:", err)
@@ -47,6 +48,16 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// goTool is the go command that runs these tests.
+func goTool() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	return "go"
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // result is what a finished run printed and its exit code.
 type result struct {
@@ -174,6 +185,24 @@ func (p *proc) waitLine(s string) string {
 	}
 }
 
+// waitMatch is waitLine with a regular expression.
+func (p *proc) waitMatch(re *regexp.Regexp) string {
+	p.t.Helper()
+	limit := time.After(60 * time.Second)
+	for {
+		select {
+		case l := <-p.lines:
+			if re.MatchString(l) {
+				return l
+			}
+		case <-p.done:
+			p.t.Fatalf("brokerkit %s exited (%d) before printing %v\nstderr: %s", p.name, p.code, re, p.errOut())
+		case <-limit:
+			p.t.Fatalf("brokerkit %s: no %v within a minute\nstderr: %s", p.name, re, p.errOut())
+		}
+	}
+}
+
 func (p *proc) out() string    { p.mu.Lock(); defer p.mu.Unlock(); return p.stdout.String() }
 func (p *proc) errOut() string { p.mu.Lock(); defer p.mu.Unlock(); return p.stderr.String() }
 
@@ -268,5 +297,3 @@ func deleteAMQP(t *testing.T, url string, exchanges []string, queues []string) {
 		}
 	})
 }
-
-var _ = amqp.DefaultQueueName

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"image/color"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -157,5 +156,3 @@ func rates(series []sample, get func(sample) int64) plotter.XYs {
 	}
 	return xy
 }
-
-var _ io.WriterTo = vgimg.PngCanvas{}
