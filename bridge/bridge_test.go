@@ -109,7 +109,11 @@ func TestForwardsIDKeyPayloadMetadata(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := start(t, ctx, b)
-	waitSubscribed(t, src, "in", "bridge")
+	select {
+	case <-b.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("Ready not closed: the bridge did not subscribe")
+	}
 	want := msgs(200)
 	if err := src.Publish(context.Background(), "in", want...); err != nil {
 		t.Fatal(err)

@@ -115,11 +115,10 @@ func subscribe(ctx context.Context, rawURL string, sub transport.Subscriber, top
 	timer := time.AfterFunc(connectTimeout, cancel)
 	s, err := sub.Subscribe(subCtx, topic, h, opts...)
 	if !timer.Stop() && ctx.Err() == nil {
+		// Cancelled at the deadline: a subscription made just then ends
+		// with the context under the old context rule, so it is a failure.
 		cancel()
-		if err == nil {
-			err = context.DeadlineExceeded
-		}
-		if s != nil {
+		if err == nil && s != nil {
 			_ = s.Close()
 		}
 		return nil, nil, unavailable(rawURL)
