@@ -205,7 +205,7 @@ func checkBench(t *testing.T, res benchResult, n int) {
 	if res.Messages != n || res.Published != int64(n) || res.Consumed != int64(n) || res.Deliveries != res.Consumed+res.Duplicates {
 		t.Errorf("counts: messages %d published %d consumed %d deliveries %d duplicates %d", res.Messages, res.Published, res.Consumed, res.Deliveries, res.Duplicates)
 	}
-	if res.Publish.MsgsPerSec <= 0 || res.Consume.MsgsPerSec <= 0 || res.Publish.Seconds <= 0 || res.Consume.Seconds < res.Publish.Seconds/2 {
+	if res.Publish.MsgsPerSec <= 0 || res.Consume.MsgsPerSec <= 0 || res.Publish.Seconds <= 0 || res.Consume.Seconds <= 0 {
 		t.Errorf("rates: publish %+v consume %+v", res.Publish, res.Consume)
 	}
 	for name, l := range map[string]latency{"transmission": res.Transmission, "processing": res.Processing, "end to end": res.EndToEnd} {
