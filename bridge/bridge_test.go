@@ -221,7 +221,7 @@ type flaky struct {
 
 func (f *flaky) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
 	if f.n.Add(1)%3 == 0 {
-		return transport.FailAll(msgs, transport.ErrUnavailable)
+		return transport.FailFrom(msgs, 0, transport.ErrUnavailable)
 	}
 	return f.Publisher.Publish(ctx, topic, msgs...)
 }

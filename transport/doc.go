@@ -42,8 +42,8 @@
 // The context given to Subscribe bounds setting the subscription up, as
 // net.Dialer's bounds a dial; the subscription then runs until it is
 // closed, or until a context given with WithLifetime ends. Closing it stops
-// intake, lets in-flight handlers finish within the drain timeout, acks
-// what finished and returns the rest for redelivery. Every Close is
+// intake, handles what was already taken from the broker within the drain
+// timeout, acks what finished and returns the rest for redelivery. Every Close is
 // idempotent. A call given a context that has already ended returns that
 // context's error and sends nothing.
 //

@@ -45,9 +45,9 @@ type Subscription struct {
 	err      error // why it ended; set before done is closed
 }
 
-// Close stops intake, waits for in-flight handlers (up to the drain
-// timeout, then cancels their contexts and waits for them to return), acks
-// what finished and returns the rest for redelivery. It is idempotent and
+// Close stops intake, handles what was already taken from the broker (up
+// to the drain timeout, then cancels the handlers' contexts and waits for
+// them to return), acks what finished and returns the rest for redelivery. It is idempotent and
 // returns the error that ended the subscription, if one did.
 func (s *Subscription) Close() error {
 	s.stopOnce.Do(func() { close(s.stop) })
@@ -220,6 +220,7 @@ func (d *dispatcher) work(keyed chan *Message) {
 		select {
 		case m, ok := <-keyed:
 			if !ok {
+				d.finishKeyless()
 				return
 			}
 			d.handle(m)
@@ -229,13 +230,29 @@ func (d *dispatcher) work(keyed chan *Message) {
 	}
 }
 
+// finishKeyless handles the keyless messages still buffered once intake
+// stopped, so that closing finishes what was taken from the broker.
+func (d *dispatcher) finishKeyless() {
+	for {
+		select {
+		case m := <-d.anyWorker:
+			d.handle(m)
+		default:
+			return
+		}
+	}
+}
+
+// handle runs the handler on m and settles it. A subscription that stops
+// still handles what it had taken from the broker, within the drain
+// timeout: skipping one would make Kafka, which commits only a contiguous
+// prefix of offsets, deliver again every later message of its partition
+// that was handled. Once the drain timeout has passed, what is left is
+// settled unhandled, for redelivery.
 func (d *dispatcher) handle(m *Message) {
-	select {
-	case <-d.stopping:
-		// Received before the stop but not started: leave it for redelivery.
+	if d.handlerCtx.Err() != nil {
 		d.r.Settle(m, errNotHandled)
 		return
-	default:
 	}
 	err := d.call(m)
 	if err != nil {
@@ -284,7 +301,8 @@ func (d *dispatcher) drain() {
 		<-finished
 	}
 	d.cancelHandlers()
-	// Keyless messages still buffered were never started.
+	// Keyless messages still buffered after the drain timeout were never
+	// started.
 	for {
 		select {
 		case m := <-d.anyWorker:

@@ -133,3 +133,45 @@ type failingReceiver struct{ err error }
 func (f *failingReceiver) Receive(context.Context) (*transport.Message, error) { return nil, f.err }
 func (f *failingReceiver) Settle(*transport.Message, error)                    {}
 func (f *failingReceiver) Close() error                                        { return nil }
+
+// TestCloseFinishesWhatWasTaken: closing handles, within the drain timeout,
+// the messages already taken from the broker and handed to workers, so that
+// a backend committing a contiguous prefix of offsets (Kafka) does not
+// deliver again the later ones that were handled. Only the message intake
+// was routing when it stopped may be left unhandled.
+func TestCloseFinishesWhatWasTaken(t *testing.T) {
+	for _, keyed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keyed=%v", keyed), func(t *testing.T) {
+			r := newFakeReceiver(t, keyed)
+			release := make(chan struct{})
+			var started atomic.Int64
+			cfg, _ := transport.NewSubscribeConfig(transport.WithConcurrency(4), transport.WithPrefetch(16))
+			s := transport.Serve(context.Background(), r, func(context.Context, *transport.Message) error {
+				started.Add(1)
+				<-release
+				return nil
+			}, cfg)
+			for started.Load() < 4 { // every worker busy, the buffers filling
+				time.Sleep(time.Millisecond)
+			}
+			closed := make(chan error)
+			go func() { closed <- s.Close() }()
+			time.Sleep(20 * time.Millisecond) // let intake stop with buffers full
+			close(release)
+			if err := <-closed; err != nil {
+				t.Fatal(err)
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			var notHandled int
+			for _, err := range r.settled {
+				if err != nil {
+					notHandled++
+				}
+			}
+			if notHandled > 1 || len(r.settled) <= 4 {
+				t.Errorf("%d received, %d left unhandled: want every buffered one handled", len(r.settled), notHandled)
+			}
+		})
+	}
+}
