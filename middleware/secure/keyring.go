@@ -190,7 +190,9 @@ func checkKeyID(id string) error {
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return transport.Invalidf("key ID %q: only A-Z a-z 0-9 . _ - allowed", sanitize(id))
+			// The ID is not quoted: a malformed entry may have put key
+			// material where the ID should be.
+			return transport.Invalidf("key ID with a byte outside A-Z a-z 0-9 . _ - at offset %d", i)
 		}
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"testing"
 
-
 	"github.com/brokerkit/brokerkit/middleware/secure"
 	"github.com/brokerkit/brokerkit/transport"
 )
