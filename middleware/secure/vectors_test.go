@@ -248,3 +248,14 @@ func TestVectors(t *testing.T) {
 		})
 	}
 }
+
+func jsonVectors() (vectorFile, error) {
+	var vf vectorFile
+	raw, err := os.ReadFile(vectorsFile)
+	if err != nil {
+		return vf, err
+	}
+	return vf, json.Unmarshal(raw, &vf)
+}
+
+func b64dec(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
