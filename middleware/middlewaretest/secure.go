@@ -172,7 +172,7 @@ func SecureEnvelope(t *testing.T, h Harness) {
 	if err := consumerRing.Add(k2); err != nil {
 		t.Fatal(err)
 	}
-	oldLate := seal(producerRing, topic, msg("key-1-late"))    // sealed before the switch, sent after
+	oldLate := seal(producerRing, topic, msg("key-1-late"))     // sealed before the switch, sent after
 	oldRetired := seal(producerRing, topic, msg("key-1-stale")) // sent after key 1 is retired
 	if err := producerRing.Add(k2); err != nil {
 		t.Fatal(err)
