@@ -8,7 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"slices"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/brokerkit/brokerkit/transport"
@@ -72,12 +74,21 @@ type ed25519Signer struct {
 func (s ed25519Signer) sign(b []byte) []byte      { return ed25519.Sign(s.priv, b) }
 func (s ed25519Signer) verify(b, sig []byte) bool { return ed25519.Verify(s.pub, b, sig) }
 
-type hmacSigner struct{ secret []byte }
+// hmacSigner keeps its keyed hashes in a pool: hmac.New costs more than
+// hashing a small message.
+type hmacSigner struct{ pool *sync.Pool }
+
+func newHMACSigner(secret []byte) hmacSigner {
+	return hmacSigner{pool: &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}}
+}
 
 func (s hmacSigner) sign(b []byte) []byte {
-	h := hmac.New(sha256.New, s.secret)
+	h := s.pool.Get().(hash.Hash)
+	h.Reset()
 	h.Write(b)
-	return h.Sum(nil)
+	sum := h.Sum(nil)
+	s.pool.Put(h)
+	return sum
 }
 
 func (s hmacSigner) verify(b, sig []byte) bool { return hmac.Equal(s.sign(b), sig) }
@@ -85,9 +96,13 @@ func (s hmacSigner) verify(b, sig []byte) bool { return hmac.Equal(s.sign(b), si
 // signerOf builds the key's signer once. forSigning tells an Ed25519 seed
 // from a public key, which have the same size.
 func signerOf(alg Algorithm, e *entry, forSigning bool) (signer, error) {
-	kind := string(alg) + "/verify"
+	// Constant kinds: building them per message would allocate.
+	kind := "verify"
 	if forSigning {
-		kind = string(alg) + "/sign"
+		kind = "sign"
+	}
+	if alg == HMACSHA256 {
+		kind = "hmac" // one signer signs and verifies
 	}
 	v, err := e.derive(kind, func(secret []byte) (any, error) {
 		switch {
@@ -95,7 +110,7 @@ func signerOf(alg Algorithm, e *entry, forSigning bool) (signer, error) {
 			if len(secret) < 32 {
 				return nil, fmt.Errorf("HMAC-SHA256 needs a key of at least 32 bytes, this one has %d", len(secret))
 			}
-			return hmacSigner{secret: secret}, nil
+			return newHMACSigner(secret), nil
 		case forSigning:
 			if len(secret) != ed25519.SeedSize {
 				return nil, fmt.Errorf("an Ed25519 signing key is a %d-byte seed, this one has %d", ed25519.SeedSize, len(secret))
