@@ -94,7 +94,8 @@ func encAAD(scheme, keyID, part, topic, id, key string) ([]byte, error) {
 //	uint32(count of signed headers) { field(name) field(value) } in ascending name order
 //	field(payload)
 func signedBytes(scheme, keyID, topic, id, key string, names []string, md map[string]string, payload []byte) ([]byte, error) {
-	n := 4*7 + len(sigDomain) + len(scheme) + len(keyID) + len(topic) + len(id) + len(key) + len(payload)
+	// 6 fields, the header count and the payload length: 8 four-byte prefixes.
+	n := 4*8 + len(sigDomain) + len(scheme) + len(keyID) + len(topic) + len(id) + len(key) + len(payload)
 	for _, k := range names {
 		n += 8 + len(k) + len(md[k])
 	}

@@ -122,8 +122,8 @@ func FileKeys(path string) KeySource {
 //
 //	BROKERKIT_KEYS='k2=q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=,k1=...,!k0'
 //
-// Errors name the entry by its position and the key by its ID, never its
-// material.
+// Errors name the entry by its position only: a malformed entry may have
+// key material where its ID should be.
 func ParseKeys(text string) (KeySet, error) {
 	var ks KeySet
 	seen := map[string]bool{}
@@ -146,7 +146,7 @@ func ParseKeys(text string) (KeySet, error) {
 					return KeySet{}, fmt.Errorf("entry %d: %w", n, err)
 				}
 				if seen[id] {
-					return KeySet{}, transport.Invalidf("entry %d: key ID %q appears twice", n, id)
+					return KeySet{}, transport.Invalidf("entry %d: repeats the ID of an earlier entry", n)
 				}
 				seen[id] = true
 				ks.Retired = append(ks.Retired, id)
@@ -160,14 +160,14 @@ func ParseKeys(text string) (KeySet, error) {
 				return KeySet{}, fmt.Errorf("entry %d: %w", n, err)
 			}
 			if seen[id] {
-				return KeySet{}, transport.Invalidf("entry %d: key ID %q appears twice", n, id)
+				return KeySet{}, transport.Invalidf("entry %d: repeats the ID of an earlier entry", n)
 			}
 			seen[id] = true
 			// The decoder's error would quote the offending byte offset
 			// only, but say nothing of it anyway: it is about key material.
 			secret, err := base64.StdEncoding.DecodeString(b64)
 			if err != nil || len(secret) == 0 {
-				return KeySet{}, transport.Invalidf("entry %d: key %q is not non-empty standard base64", n, id)
+				return KeySet{}, transport.Invalidf("entry %d: the key is not non-empty standard base64", n)
 			}
 			if ks.Primary == "" {
 				ks.Primary = id
