@@ -289,7 +289,8 @@ func verifyMessage(alg Algorithm, ring *Keyring, m *transport.Message) (*transpo
 		return nil, fail(ReasonMalformed, kid, HeaderSig+" is not standard base64")
 	}
 	var names []string
-	if err := json.Unmarshal([]byte(m.Metadata[HeaderSigMetadata]), &names); err != nil {
+	list := m.Metadata[HeaderSigMetadata]
+	if err := json.Unmarshal([]byte(list), &names); err != nil || names == nil { // "null" is no list
 		return nil, fail(ReasonMalformed, kid, HeaderSigMetadata+" is not a JSON array of strings")
 	}
 	for i, n := range names {

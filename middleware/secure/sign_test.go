@@ -61,6 +61,8 @@ func TestSignVerify(t *testing.T) {
 				{"signed header", func(m *transport.Message) { m.Metadata["a"] = "2" }, secure.ReasonBadSignature},
 				{"signed header removed", func(m *transport.Message) { delete(m.Metadata, "empty") }, secure.ReasonBadSignature},
 				{"signed header list", func(m *transport.Message) { m.Metadata[secure.HeaderSigMetadata] = `["a"]` }, secure.ReasonBadSignature},
+				{"null list", func(m *transport.Message) { m.Metadata[secure.HeaderSigMetadata] = "null" }, secure.ReasonMalformed},
+				{"missing list", func(m *transport.Message) { delete(m.Metadata, secure.HeaderSigMetadata) }, secure.ReasonMalformed},
 				{"unsorted list", func(m *transport.Message) { m.Metadata[secure.HeaderSigMetadata] = `["empty","a"]` }, secure.ReasonMalformed},
 				{"topic", func(m *transport.Message) { m.Topic = "other" }, secure.ReasonBadSignature},
 				{"ID", func(m *transport.Message) { m.ID = "replayed" }, secure.ReasonBadSignature},
