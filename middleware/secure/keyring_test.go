@@ -13,7 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/brokerkit/brokerkit/middleware/secure"
+	"github.com/brokerkit/brokerkit/middleware/tracing"
 	"github.com/brokerkit/brokerkit/transport"
 )
 
@@ -213,6 +217,38 @@ func TestNoKeyInAnyOutput(t *testing.T) {
 	add(err)
 	t.Setenv("SECURE_TEST_BAD", "k1="+b64(k1.Secret)+"#")
 	add(ring(t).Load(context.Background(), secure.EnvKeys("SECURE_TEST_BAD")))
+
+	// Spans: the package makes none, but tracing middleware around Open and
+	// Verify record their errors; those hold no key either.
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	traced := must[transport.Middleware](t)(tracing.Middleware(tracing.WithTracerProvider(tp)))
+	tracedPub := must[transport.PublisherMiddleware](t)(tracing.PublisherMiddleware(tracing.WithTracerProvider(tp)))
+	w := &wire{}
+	if err := transport.ChainPublisher(w, tracedPub, must[transport.PublisherMiddleware](t)(secure.Seal(ring(t, k1))),
+		must[transport.PublisherMiddleware](t)(secure.Sign(secure.HMACSHA256, ring(t, k2)))).
+		Publish(context.Background(), "t", &transport.Message{Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*secure.Keyring{ring(t, secure.Key{ID: "k1", Secret: k2.Secret}), ring(t, secure.Key{ID: "k1", Secret: k2.Secret[:5]})} {
+		_, err := receive(w.last(t), traced, must[transport.Middleware](t)(secure.Verify(secure.HMACSHA256, ring(t, k2))),
+			must[transport.Middleware](t)(secure.Open(r)))
+		add(err)
+	}
+	spans := sr.Ended()
+	if len(spans) < 3 {
+		t.Fatalf("%d spans recorded, want the producer's and 2 consumer spans", len(spans))
+	}
+	for _, sp := range spans {
+		out = append(out, sp.Name(), sp.Status().Description, fmt.Sprint(sp.Attributes()))
+		for _, ev := range sp.Events() {
+			out = append(out, ev.Name, fmt.Sprint(ev.Attributes))
+		}
+	}
+	if !strings.Contains(strings.Join(out, "\n"), "authentication failed") {
+		t.Error("the spans do not record the refusal")
+	}
 
 	if logs.Len() == 0 || len(out) < 20 {
 		t.Fatalf("test produced too little output to check: %d log bytes, %d strings", logs.Len(), len(out))

@@ -31,7 +31,6 @@ const (
 	roleOpen
 	roleSign
 	roleVerify
-	roleAll = roleSeal | roleOpen | roleSign | roleVerify
 )
 
 type config struct {

@@ -56,12 +56,14 @@ func (s *sealer) Publish(ctx context.Context, topic string, msgs ...*transport.M
 	return s.next.Publish(ctx, topic, out...)
 }
 
-// sealKey is the primary key with its AEAD.
+// sealingKey is the primary key with its AEAD.
 type sealingKey struct {
 	id   string
 	aead cipher.AEAD
 }
 
+// sealKey returns the ring's primary key, read per Publish so that a
+// rotation applies from the next call on.
 func sealKey(ring *Keyring) (sealingKey, error) {
 	id, e := ring.primaryEntry()
 	if e == nil {
