@@ -94,8 +94,19 @@ func encAAD(scheme, keyID, part, topic, id, key string) ([]byte, error) {
 //	uint32(count of signed headers) { field(name) field(value) } in ascending name order
 //	field(payload)
 func signedBytes(scheme, keyID, topic, id, key string, names []string, md map[string]string, payload []byte) ([]byte, error) {
+	prefix, err := signedPrefix(scheme, keyID, topic, id, key, names, md, payload, len(payload))
+	if err != nil {
+		return nil, err
+	}
+	return append(prefix, payload...), nil
+}
+
+// signedPrefix is signedBytes without the payload's bytes (its length
+// prefix included), so that an HMAC can hash the payload in place rather
+// than copy it. room is the spare capacity to leave for the payload.
+func signedPrefix(scheme, keyID, topic, id, key string, names []string, md map[string]string, payload []byte, room int) ([]byte, error) {
 	// 6 fields, the header count and the payload length: 8 four-byte prefixes.
-	n := 4*8 + len(sigDomain) + len(scheme) + len(keyID) + len(topic) + len(id) + len(key) + len(payload)
+	n := 4*8 + len(sigDomain) + len(scheme) + len(keyID) + len(topic) + len(id) + len(key) + room
 	for _, k := range names {
 		n += 8 + len(k) + len(md[k])
 	}
@@ -112,8 +123,7 @@ func signedBytes(scheme, keyID, topic, id, key string, names []string, md map[st
 	if uint64(len(payload)) > 0xFFFFFFFF {
 		return nil, errTooLong
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
-	return append(b, payload...), nil
+	return binary.BigEndian.AppendUint32(b, uint32(len(payload))), nil
 }
 
 // encodeHeaders is the plaintext of HeaderEncMetadata:

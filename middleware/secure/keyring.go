@@ -250,6 +250,26 @@ func (e *entry) derive(kind string, build func(secret []byte) (any, error)) (any
 	return v, nil
 }
 
+// String describes the ring by key IDs only, so that printing a Keyring
+// (or a struct holding one) never shows material.
+func (r *Keyring) String() string {
+	r.mu.RLock()
+	retired := make([]string, 0, len(r.retired))
+	for id := range r.retired {
+		retired = append(retired, id)
+	}
+	primary := r.primary
+	r.mu.RUnlock()
+	slices.Sort(retired)
+	return fmt.Sprintf("secure.Keyring{primary: %q, keys: %q, retired: %q}", primary, r.IDs(), retired)
+}
+
+// GoString is String, for %#v.
+func (r *Keyring) GoString() string { return r.String() }
+
+// LogValue keeps the material out of slog records.
+func (r *Keyring) LogValue() slog.Value { return slog.StringValue(r.String()) }
+
 // NewKeyring returns a keyring holding keys, the first one primary. With
 // no keys it is empty; Add and SetPrimary or Load fill it.
 func NewKeyring(keys ...Key) (*Keyring, error) {

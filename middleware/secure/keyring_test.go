@@ -165,6 +165,14 @@ func TestNoKeyInAnyOutput(t *testing.T) {
 		out = append(out, fmt.Sprintf("%v %+v", ks, ks))
 	}
 
+	kr := ring(t, k1, k2)
+	_ = kr.Retire("k2")
+	out = append(out, fmt.Sprint(kr), fmt.Sprintf("%v %+v %#v %s", kr, kr, kr, kr), fmt.Sprintf("%+v", struct{ R *secure.Keyring }{kr}))
+	logger.Info("ring", "ring", kr)
+	if got := kr.String(); got != `secure.Keyring{primary: "k1", keys: ["k1"], retired: ["k2"]}` {
+		t.Errorf("Keyring.String() = %s", got)
+	}
+
 	// Every refusal, logged by the middleware.
 	sealed := func(r *secure.Keyring) *transport.Message {
 		w := &wire{}

@@ -60,10 +60,14 @@ func PublicKeys(ring *Keyring) (*Keyring, error) {
 	return out, nil
 }
 
-// signer makes and checks signatures with one key.
+// signer makes and checks signatures with one key, over prefix ‖ payload
+// (see signedPrefix).
 type signer interface {
-	sign(b []byte) []byte
-	verify(b, sig []byte) bool
+	sign(prefix, payload []byte) []byte
+	verify(prefix, payload, sig []byte) bool
+	// streams reports whether the signer hashes prefix and payload in
+	// place; pure Ed25519 needs them in one slice.
+	streams() bool
 }
 
 type ed25519Signer struct {
@@ -71,8 +75,10 @@ type ed25519Signer struct {
 	pub  ed25519.PublicKey
 }
 
-func (s ed25519Signer) sign(b []byte) []byte      { return ed25519.Sign(s.priv, b) }
-func (s ed25519Signer) verify(b, sig []byte) bool { return ed25519.Verify(s.pub, b, sig) }
+// Ed25519 gets prefix with the payload already appended (streams is false).
+func (s ed25519Signer) sign(b, _ []byte) []byte      { return ed25519.Sign(s.priv, b) }
+func (s ed25519Signer) verify(b, _, sig []byte) bool { return ed25519.Verify(s.pub, b, sig) }
+func (ed25519Signer) streams() bool                  { return false }
 
 // hmacSigner keeps its keyed hashes in a pool: hmac.New costs more than
 // hashing a small message.
@@ -82,16 +88,32 @@ func newHMACSigner(secret []byte) hmacSigner {
 	return hmacSigner{pool: &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}}
 }
 
-func (s hmacSigner) sign(b []byte) []byte {
+func (s hmacSigner) sign(prefix, payload []byte) []byte {
 	h := s.pool.Get().(hash.Hash)
 	h.Reset()
-	h.Write(b)
+	h.Write(prefix)
+	h.Write(payload)
 	sum := h.Sum(nil)
 	s.pool.Put(h)
 	return sum
 }
 
-func (s hmacSigner) verify(b, sig []byte) bool { return hmac.Equal(s.sign(b), sig) }
+func (s hmacSigner) verify(prefix, payload, sig []byte) bool {
+	return hmac.Equal(s.sign(prefix, payload), sig)
+}
+
+func (hmacSigner) streams() bool { return true }
+
+// toSign returns the two slices a signer takes: the prefix and the payload
+// for a streaming signer, the whole signed bytes (and nil) otherwise.
+func toSign(s signer, scheme, keyID, topic, id, key string, names []string, md map[string]string, payload []byte) ([]byte, []byte, error) {
+	if s.streams() {
+		prefix, err := signedPrefix(scheme, keyID, topic, id, key, names, md, payload, 0)
+		return prefix, payload, err
+	}
+	b, err := signedBytes(scheme, keyID, topic, id, key, names, md, payload)
+	return b, nil, err
+}
 
 // signerOf builds the key's signer once. forSigning tells an Ed25519 seed
 // from a public key, which have the same size.
@@ -217,7 +239,7 @@ func signMessage(alg Algorithm, kid string, s signer, topic string, m *transport
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	b, err := signedBytes(string(alg), kid, topic, m.ID, m.Key, names, m.Metadata, m.Payload)
+	prefix, payload, err := toSign(s, string(alg), kid, topic, m.ID, m.Key, names, m.Metadata, m.Payload)
 	if err != nil {
 		return nil, transport.Invalidf("secure: sign: %v", err)
 	}
@@ -226,7 +248,7 @@ func signMessage(alg Algorithm, kid string, s signer, topic string, m *transport
 	for k, v := range m.Metadata {
 		md[k] = v
 	}
-	md[HeaderSig] = base64.StdEncoding.EncodeToString(s.sign(b))
+	md[HeaderSig] = base64.StdEncoding.EncodeToString(s.sign(prefix, payload))
 	md[HeaderSigAlg] = string(alg)
 	md[HeaderSigKeyID] = kid
 	md[HeaderSigMetadata] = string(list)
@@ -316,11 +338,11 @@ func verifyMessage(alg Algorithm, ring *Keyring, m *transport.Message) (*transpo
 	if err != nil {
 		return nil, fail(ReasonBadKey, kid, err.Error())
 	}
-	b, err := signedBytes(string(alg), kid, m.Topic, m.ID, m.Key, names, m.Metadata, m.Payload)
+	prefix, payload, err := toSign(s, string(alg), kid, m.Topic, m.ID, m.Key, names, m.Metadata, m.Payload)
 	if err != nil {
 		return nil, fail(ReasonMalformed, kid, err.Error())
 	}
-	if !s.verify(b, sig) {
+	if !s.verify(prefix, payload, sig) {
 		return nil, fail(ReasonBadSignature, kid,
 			"the topic, ID, key, a signed header or the payload was changed, or another key signed it")
 	}
