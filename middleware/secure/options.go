@@ -38,6 +38,9 @@ type config struct {
 	logger    *slog.Logger
 	counter   metric.Int64Counter
 	onFailure func(context.Context, *Error)
+	// Open and Verify: hand on messages without the envelope, during a
+	// rollout.
+	acceptBare bool
 	// Seal only.
 	encNames  []string // headers to encrypt
 	encAll    bool     // encrypt every header but keepClear, the envelope's and trace context
@@ -114,6 +117,24 @@ func OnFailure(f func(ctx context.Context, err *Error)) Option {
 			return transport.Invalidf("secure: OnFailure: nil function")
 		}
 		c.onFailure = f
+		return nil
+	}
+}
+
+// AcceptUnprotected makes Open hand on messages that were not sealed (no
+// bk-enc header), and Verify messages that were not signed (no bk-sig
+// header), unchanged, instead of refusing them. It is for rolling the
+// middleware out: consumers first, with this option, then producers; then
+// remove the option. While it is set, anyone may publish messages in clear
+// or unsigned. A message that carries an envelope is still opened or
+// verified, and refused when that fails. Default: refused. For Open and
+// Verify.
+func AcceptUnprotected() Option {
+	return func(c *config) error {
+		if err := c.only("AcceptUnprotected", roleOpen|roleVerify); err != nil {
+			return err
+		}
+		c.acceptBare = true
 		return nil
 	}
 }

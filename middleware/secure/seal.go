@@ -193,6 +193,11 @@ func Open(ring *Keyring, opts ...Option) (transport.Middleware, error) {
 	}
 	return func(next transport.Handler) transport.Handler {
 		return func(ctx context.Context, m *transport.Message) error {
+			if c.acceptBare {
+				if _, sealed := m.Metadata[HeaderEnc]; !sealed {
+					return next(ctx, m)
+				}
+			}
 			plain, e := openMessage(ring, m)
 			if e != nil {
 				return c.fail(ctx, e)

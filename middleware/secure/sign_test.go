@@ -277,3 +277,33 @@ func TestPublishRefusesReservedHeadersAndNil(t *testing.T) {
 		t.Errorf("%d messages sent", len(w.sent))
 	}
 }
+
+// During a rollout, consumers accept messages without an envelope, but
+// still refuse a broken one.
+func TestAcceptUnprotected(t *testing.T) {
+	r := ring(t, key(t, "k1"))
+	open := must[transport.Middleware](t)(secure.Open(r, secure.AcceptUnprotected()))
+	verify := must[transport.Middleware](t)(secure.Verify(secure.HMACSHA256, r, secure.AcceptUnprotected()))
+	clear := &transport.Message{ID: "1", Topic: "t", Payload: []byte("old producer"), Metadata: transport.Metadata{"a": "b"}}
+	got, err := receive(clear, verify, open)
+	if err != nil || got != clear {
+		t.Fatalf("clear message during rollout: %v, handed on %v", err, got == clear)
+	}
+	w := &wire{}
+	pub := transport.ChainPublisher(w, must[transport.PublisherMiddleware](t)(secure.Seal(r)),
+		must[transport.PublisherMiddleware](t)(secure.Sign(secure.HMACSHA256, r)))
+	if err := pub.Publish(context.Background(), "t", &transport.Message{Payload: []byte("new producer")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := receive(w.last(t), verify, open); err != nil || string(got.Payload) != "new producer" {
+		t.Fatalf("sealed message during rollout: %v", err)
+	}
+	broken := w.last(t)
+	broken.Payload[0] ^= 1
+	if _, err := receive(broken, verify, open); reasonOf(t, err) != secure.ReasonBadSignature {
+		t.Errorf("broken message during rollout: %v", err)
+	}
+	if _, err := secure.Seal(r, secure.AcceptUnprotected()); !errors.Is(err, transport.ErrInvalid) {
+		t.Errorf("AcceptUnprotected on Seal: %v", err)
+	}
+}
