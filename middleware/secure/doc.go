@@ -58,7 +58,8 @@
 // its dead-letter topic after one attempt with the reason in dlq-reason, and
 // without DeadLetter the backend redelivers it as it does any failed
 // message. Each refusal is logged (WithLogger), counted (WithMeterProvider)
-// and reported (OnFailure).
+// and reported (OnFailure). The one exception is AcceptUnprotected, for a
+// rollout: it hands on messages that carry no envelope at all.
 //
 // # Errors
 //
