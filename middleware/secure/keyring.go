@@ -353,10 +353,10 @@ func (r *Keyring) Retire(id string) error {
 	if id == r.primary {
 		return transport.Invalidf("Retire: key %q is the primary; make another key primary first", id)
 	}
-	if e, ok := r.keys[id]; ok {
-		clear(e.secret)
-		delete(r.keys, id)
-	}
+	// The material is dropped, not zeroed: a handler that looked the key up
+	// just before may still be using it (and Go cannot promise that no
+	// copy remains anyway).
+	delete(r.keys, id)
 	if r.retired == nil {
 		r.retired = map[string]bool{}
 	}
