@@ -300,3 +300,48 @@ func TestRotation(t *testing.T) {
 		t.Error("a retired ID was accepted again")
 	}
 }
+
+// Keys rotate while messages are sealed and opened on other goroutines: no
+// race (go test -race), and no message fails.
+func TestRotationUnderLoad(t *testing.T) {
+	keys := []secure.Key{key(t, "k0"), key(t, "k1"), key(t, "k2"), key(t, "k3")}
+	prod, cons := ring(t, keys[0]), ring(t, keys...)
+	open := must[transport.Middleware](t)(secure.Open(cons))
+	seal := must[transport.PublisherMiddleware](t)(secure.Seal(prod))
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			h := open(func(context.Context, *transport.Message) error { return nil })
+			pub := seal(transport.PublisherFunc(func(ctx context.Context, topic string, msgs ...*transport.Message) error {
+				for _, m := range msgs {
+					d := *m
+					d.Topic = topic
+					if err := h(ctx, &d); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+			for range 200 {
+				if err := pub.Publish(context.Background(), "t", &transport.Message{Payload: []byte("x")}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for _, k := range keys[1:] {
+		if err := prod.Add(k); err != nil {
+			t.Fatal(err)
+		}
+		if err := prod.SetPrimary(k.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
