@@ -18,6 +18,11 @@
 //     also one whose first handling failed.
 //   - TraceFromPublishToHandler: one OpenTelemetry trace runs from Publish to
 //     the handler, and the latency histograms are recorded.
+//   - SecureEnvelope: messages sealed and signed by middleware/secure are
+//     handled in clear; tampered ones (payload, header, topic, ID, wrong or
+//     unknown key, unsigned) reach the dead-letter topic after one attempt
+//     with the reason; keys rotate, and a retired key's messages are
+//     refused as such.
 //
 // The backend must redeliver a failed message with Message.Attempt raised
 // (transporttest's Redelivery capability) and support groups.
@@ -79,6 +84,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PoisonToDeadLetter", func(t *testing.T) { PoisonToDeadLetter(t, h) })
 	t.Run("DuplicatesHandledOnce", func(t *testing.T) { DuplicatesHandledOnce(t, h) })
 	t.Run("TraceFromPublishToHandler", func(t *testing.T) { TraceFromPublishToHandler(t, h) })
+	t.Run("SecureEnvelope", func(t *testing.T) { SecureEnvelope(t, h) })
 }
 
 // UniqueName returns prefix, the test's name and random hex, in characters
