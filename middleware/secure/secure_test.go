@@ -20,8 +20,8 @@ type wire struct {
 	sent []*transport.Message
 }
 
-func (w *wire) Publish(_ context.Context, topic string, msgs ...*transport.Message) error {
-	if err := transport.Prepare(topic, msgs, 0); err != nil {
+func (w *wire) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
+	if err := transport.Prepare(ctx, topic, msgs, 0); err != nil {
 		return err
 	}
 	w.mu.Lock()
