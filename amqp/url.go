@@ -8,6 +8,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // The URL schemes this package registers:
@@ -87,7 +88,7 @@ func withOpenConfig(opts []Option, o transport.OpenConfig) []Option {
 // Errors name the problem and show the URL with its password redacted.
 func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 	fail := func(format string, args ...any) error {
-		return transport.Invalidf("amqp: URL %s: "+format, append([]any{transport.Redact(u)}, args...)...)
+		return transport.Invalidf("amqp: URL %s: "+format, append([]any{u.Redacted()}, args...)...)
 	}
 	if u.Scheme != Scheme && u.Scheme != SchemeTLS {
 		return nil, nil, fail("scheme is %q, want %q or %q", u.Scheme, Scheme, SchemeTLS)
@@ -96,7 +97,7 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 		return nil, nil, fail("want %s://host..., with two slashes", u.Scheme)
 	}
 
-	q := transport.NewQuery(u)
+	q := driver.NewQuery(u)
 	var opts []Option
 	add := func(o Option) { opts = append(opts, o) }
 
@@ -188,7 +189,7 @@ func newURLConfig(u *url.URL, opts []Option) (*config, error) {
 	uri, err := amqp.ParseURI(u.String())
 	if err != nil {
 		// Its errors quote parameters, never the user information.
-		return nil, transport.Invalidf("amqp: URL %s: %v", transport.Redact(u), err)
+		return nil, transport.Invalidf("amqp: URL %s: %v", u.Redacted(), err)
 	}
 	if uri.ConnectionTimeout > 0 {
 		cfg.connectTimeout = time.Duration(uri.ConnectionTimeout) * time.Millisecond
@@ -200,7 +201,7 @@ func newURLConfig(u *url.URL, opts []Option) (*config, error) {
 		u = &v
 	}
 	cfg.dialURL = u.String()
-	cfg.redacted = transport.Redact(u)
+	cfg.redacted = u.Redacted()
 	return cfg, nil
 }
 

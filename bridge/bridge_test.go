@@ -13,6 +13,7 @@ import (
 	"github.com/brokerkit/brokerkit/memory"
 	"github.com/brokerkit/brokerkit/middleware"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // collector records what reaches the destination topic.
@@ -221,7 +222,7 @@ type flaky struct {
 
 func (f *flaky) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
 	if f.n.Add(1)%3 == 0 {
-		return transport.FailFrom(msgs, 0, transport.ErrUnavailable)
+		return driver.FailFrom(msgs, 0, transport.ErrUnavailable)
 	}
 	return f.Publisher.Publish(ctx, topic, msgs...)
 }

@@ -195,27 +195,19 @@ func (c *cluster) retry(ctx context.Context, op string, fn func(context.Context)
 			return nil
 		}
 		if ctx.Err() != nil {
-			return deadlineError(op, ctx, err)
+			return classify.DeadlineError(op, ctx, err)
 		}
 		err = c.explainEOF(ctx, err)
-		if !retryable(err) || attempt >= c.cfg.maxAttempts {
-			return wrap(op, err)
+		if !classify.Retryable(err) || attempt >= c.cfg.maxAttempts {
+			return classify.Wrap(op, err)
 		}
 		c.log.Debug("kafka: retrying", "op", op, "attempt", attempt, "err", err)
 		if !b.Wait(ctx) {
-			return deadlineError(op, ctx, err)
+			return classify.DeadlineError(op, ctx, err)
 		}
 	}
 }
 
-// deadlineError reports that ctx ended while the broker was failing: it
-// matches both the context error (errors.Is) and the broker's.
-func deadlineError(op string, ctx context.Context, last error) error {
-	if last == nil || errors.Is(last, ctx.Err()) {
-		return ctx.Err()
-	}
-	return transport.NewError(codeOf(last), op, fmt.Errorf("%w (last error: %w)", ctx.Err(), last))
-}
 
 // explainEOF tells a refused SASL login from an outage. A broker may answer
 // a wrong password on kafka-go's Transport by closing the connection (kfake
@@ -237,7 +229,7 @@ func (c *cluster) explainEOF(ctx context.Context, err error) error {
 			conn.Close()
 			return err // the login works: the EOF was something else
 		case codeOf(perr) == transport.CodeUnauthorized:
-			return wrap("sasl", perr)
+			return classify.Wrap("sasl", perr)
 		case errors.Is(perr, io.EOF) || errors.Is(perr, io.ErrUnexpectedEOF):
 			return transport.NewError(transport.CodeUnauthorized, "sasl", fmt.Errorf(
 				"%w: broker %s closed the connection during SASL %s authentication (wrong user or password?): %w",

@@ -10,6 +10,7 @@ import (
 	kafka "github.com/segmentio/kafka-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // Publisher publishes to Kafka topics. It is safe for concurrent use.
@@ -71,7 +72,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 	if err := checkTopic(topic); err != nil {
 		return err
 	}
-	if err := transport.Prepare(ctx, topic, msgs, p.cfg.maxMessageBytes); err != nil {
+	if err := driver.Prepare(ctx, topic, msgs, p.cfg.maxMessageBytes); err != nil {
 		if errors.Is(err, transport.ErrTooLarge) {
 			return fmt.Errorf("%w (the kafka backend's limit is max_message_bytes in the URL, WithMaxMessageBytes in Go; the broker's message.max.bytes must allow it too)", err)
 		}
@@ -90,7 +91,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 
 	parts, err := p.cluster.partitions(ctx, topic)
 	if err != nil {
-		return transport.FailFrom(msgs, 0, err)
+		return driver.FailFrom(msgs, 0, err)
 	}
 	chunks := p.split(topic, parts, msgs)
 	for key, cs := range chunks {

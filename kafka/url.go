@@ -12,6 +12,7 @@ import (
 	kafka "github.com/segmentio/kafka-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // Scheme is the URL scheme this package registers:
@@ -75,7 +76,7 @@ func withOpenConfig(opts []Option, o transport.OpenConfig) []Option {
 // name the problem and show the URL with its password redacted.
 func ParseURL(u *url.URL) ([]string, []Option, error) {
 	fail := func(format string, args ...any) error {
-		return transport.Invalidf("kafka: URL %s: "+format, append([]any{transport.Redact(u)}, args...)...)
+		return transport.Invalidf("kafka: URL %s: "+format, append([]any{u.Redacted()}, args...)...)
 	}
 	if u.Scheme != Scheme {
 		return nil, nil, fail("scheme is %q, want %q", u.Scheme, Scheme)
@@ -97,7 +98,7 @@ func ParseURL(u *url.URL) ([]string, []Option, error) {
 		brokers = append(brokers, b)
 	}
 
-	q := transport.NewQuery(u)
+	q := driver.NewQuery(u)
 	var opts []Option
 	add := func(o Option) { opts = append(opts, o) }
 
@@ -195,7 +196,7 @@ var balancers = map[string]func() kafka.Balancer{
 	"round_robin": func() kafka.Balancer { return &kafka.RoundRobin{} },
 }
 
-func tlsFromQuery(q *transport.Query) (*tls.Config, error) {
+func tlsFromQuery(q *driver.Query) (*tls.Config, error) {
 	on := q.Bool("tls", false)
 	ca := q.String("tls_ca", "")
 	name := q.String("tls_server_name", "")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // DefaultCapacity is how many messages a queue holds unless WithCapacity
@@ -51,7 +52,7 @@ type Broker struct {
 	mu     sync.Mutex
 	topics map[string]*topic
 	closed bool
-	subs   transport.Subscriptions
+	subs   driver.Subscriptions
 }
 
 // topic is where a published message goes: every group's queue and every
@@ -91,7 +92,7 @@ func New(opts ...Option) (*Broker, error) {
 // returns once all of them hold it, waiting for room in full queues until
 // ctx ends. Messages without an ID get one.
 func (b *Broker) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
-	if err := transport.Prepare(ctx, topic, msgs, b.maxPayload); err != nil {
+	if err := driver.Prepare(ctx, topic, msgs, b.maxPayload); err != nil {
 		return err
 	}
 	queues, err := b.queuesOf(topic)
@@ -111,12 +112,12 @@ func (b *Broker) Publish(ctx context.Context, topic string, msgs ...*transport.M
 	}
 	for _, q := range queues {
 		if n, err := q.push(ctx, copies); err != nil {
-			return transport.FailFrom(msgs, n, err)
+			return driver.FailFrom(msgs, n, err)
 		}
 	}
 	if b.isClosed() {
 		// Closed while we waited for room: the queues were dropped.
-		return transport.FailFrom(msgs, 0, transport.ErrClosed)
+		return driver.FailFrom(msgs, 0, transport.ErrClosed)
 	}
 	return nil
 }
@@ -140,22 +141,12 @@ func (b *Broker) queuesOf(name string) ([]*queue, error) {
 // subscription shares the group's queue with the group's other members.
 func (b *Broker) Subscribe(ctx context.Context, topic string, h transport.Handler,
 	opts ...transport.SubscribeOption) (*transport.Subscription, error) {
-	cfg, err := transport.PrepareSubscribe(ctx, topic, h, opts)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Start == transport.StartOldest {
-		return nil, transport.Invalidf("memory: WithStart(StartOldest) is not supported: the memory broker keeps no log to replay")
-	}
-	r, err := b.attach(topic, cfg.Group, cfg.Prefetch)
-	if err != nil {
-		return nil, err
-	}
-	sub := transport.Serve(ctx, r, h, cfg)
-	if err := b.subs.Add(sub); err != nil {
-		return nil, err
-	}
-	return sub, nil
+	return driver.Subscribe(ctx, &b.subs, topic, h, opts, func(_ context.Context, cfg driver.SubscribeConfig) (driver.Receiver, error) {
+		if cfg.StartOldest {
+			return nil, driver.ErrNoLog("memory")
+		}
+		return b.attach(topic, cfg.Group, cfg.Prefetch)
+	})
 }
 
 // attach returns a receiver on the group's queue, creating the queue on the

@@ -28,7 +28,7 @@
 // messages handed out and not yet settled; Publish waits for room until its
 // context ends, so memory stays bounded and a slow consumer slows its
 // publishers. Ordering, concurrency, redelivery backoff and draining come
-// from transport.Serve. A failed message goes back to the front of its
+// from driver.Serve. A failed message goes back to the front of its
 // queue with Message.Attempt raised. Handlers share the stored payload
 // between groups: treat Message.Payload as read-only.
 //

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 func init() { transport.Register("mem", opener{}) }
@@ -41,7 +42,7 @@ func (opener) OpenSubscriber(_ context.Context, u *url.URL, _ transport.OpenConf
 // brokerFor returns the named broker of u, creating it on first use.
 func brokerFor(u *url.URL) (*Broker, error) {
 	name := u.Host + strings.TrimSuffix(u.Path, "/")
-	q := transport.NewQuery(u)
+	q := driver.NewQuery(u)
 	capacity := q.Int("capacity", DefaultCapacity)
 	maxPayload := q.Int("max_payload", 0)
 	if err := q.Err(); err != nil {
@@ -70,7 +71,7 @@ type client struct {
 	b    *Broker
 	mu   sync.Mutex
 	done bool
-	subs transport.Subscriptions
+	subs driver.Subscriptions
 }
 
 func (c *client) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {

@@ -228,24 +228,6 @@ func (e *PublishError) Unwrap() []error {
 	return errs
 }
 
-// FailFrom builds the error for a publish of msgs of which msgs[:from] were
-// confirmed and the rest failed with err; each failed message keeps its
-// index in msgs. A context error is returned as it is, since it says all
-// there is to say.
-func FailFrom(msgs []*Message, from int, err error) error {
-	if err == context.Canceled || err == context.DeadlineExceeded {
-		return err
-	}
-	pe := &PublishError{Failed: make([]FailedMessage, 0, len(msgs)-from)}
-	for i := from; i < len(msgs); i++ {
-		pe.Failed = append(pe.Failed, FailedMessage{Index: i, ID: msgs[i].ID, Err: err})
-	}
-	return pe
-}
-
-// Redact returns the URL as text with any password replaced by "xxxxx".
-func Redact(u *url.URL) string { return u.Redacted() }
-
 // RedactString redacts a URL given as text; text that does not parse as a
 // URL is replaced whole, since it may hold a password in any form.
 func RedactString(raw string) string {

@@ -7,9 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // fakeOpener records the URL and options it was asked to open with.
@@ -20,7 +20,7 @@ type fakeOpener struct {
 
 func (f *fakeOpener) OpenPublisher(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Publisher, error) {
 	f.got, f.config = u, o
-	q := transport.NewQuery(u)
+	q := driver.NewQuery(u)
 	q.Int("batch", 1)
 	if err := q.Err(); err != nil {
 		return nil, err
@@ -85,18 +85,6 @@ func TestRegisterTwicePanics(t *testing.T) {
 	transport.Register("faketest", fake)
 }
 
-func TestQuery(t *testing.T) {
-	u, _ := url.Parse("x://h?n=3&on=true&d=1s&s=v&dup=1&dup=2")
-	q := transport.NewQuery(u)
-	if q.Int("n", 0) != 3 || !q.Bool("on", false) || q.Duration("d", 0) != time.Second ||
-		q.String("s", "") != "v" || q.String("dup", "") != "2" || q.Int("absent", 7) != 7 {
-		t.Error("getters returned wrong values")
-	}
-	if err := q.Err(); err != nil {
-		t.Errorf("Err: %v", err)
-	}
-}
-
 func FuzzQuery(f *testing.F) {
 	f.Add("x://h?n=3&on=true&d=1s")
 	f.Add("x://u:p@h:1/v?n=-1&d=zz&%zz")
@@ -105,7 +93,7 @@ func FuzzQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		q := transport.NewQuery(u)
+		q := driver.NewQuery(u)
 		q.Int("n", 0)
 		q.Bool("on", false)
 		q.Duration("d", 0)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/middleware/secure"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // wire stands for a broker: it records what the publisher middleware send,
@@ -21,7 +22,7 @@ type wire struct {
 }
 
 func (w *wire) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
-	if err := transport.Prepare(ctx, topic, msgs, 0); err != nil {
+	if err := driver.Prepare(ctx, topic, msgs, 0); err != nil {
 		return err
 	}
 	w.mu.Lock()
