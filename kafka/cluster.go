@@ -208,7 +208,6 @@ func (c *cluster) retry(ctx context.Context, op string, fn func(context.Context)
 	}
 }
 
-
 // explainEOF tells a refused SASL login from an outage. A broker may answer
 // a wrong password on kafka-go's Transport by closing the connection (kfake
 // does), which kafka-go reports as an EOF, like a broker going away. With
