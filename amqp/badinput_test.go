@@ -3,7 +3,6 @@ package amqp_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -139,68 +138,3 @@ func subErr(s *transport.Subscription, err error) error {
 	return err
 }
 
-// TestUnreachable: a refused port and a peer that accepts but never speaks
-// AMQP both fail within the context's deadline.
-func TestUnreachable(t *testing.T) {
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // hold it open, say nothing
-		}
-	}()
-	refused, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refusedAddr := refused.Addr().String()
-	refused.Close()
-
-	for name, addr := range map[string]string{"refused": refusedAddr, "silent": silent.Addr().String()} {
-		t.Run(name, func(t *testing.T) {
-			raw := "amqp://guest:s3cret@" + addr + "/"
-			pub, err := amqp.NewPublisher(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pub.Close()
-			sub, err := amqp.NewSubscriber(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sub.Close()
-
-			for op, call := range map[string]func(context.Context) error{
-				"publish": func(ctx context.Context) error {
-					return pub.Publish(ctx, "t", &transport.Message{Payload: []byte("x")})
-				},
-				"subscribe": func(ctx context.Context) error {
-					return subErr(sub.Subscribe(ctx, "t", func(context.Context, *transport.Message) error { return nil }))
-				},
-			} {
-				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-				done := make(chan error, 1)
-				go func() { done <- call(ctx) }()
-				select {
-				case err = <-done:
-				case <-time.After(wait):
-					t.Fatalf("%s did not return after its context ended", op)
-				}
-				cancel()
-				if !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("%s: %v, want a DeadlineExceeded error", op, err)
-				}
-				if strings.Contains(err.Error(), "s3cret") {
-					t.Errorf("%s: the error shows the password: %v", op, err)
-				}
-			}
-		})
-	}
-}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/transport"
 	"github.com/brokerkit/brokerkit/transport/transporttest"
@@ -46,8 +48,31 @@ func TestConformance(t *testing.T) {
 					PublishTime: true,
 					MaxPayload:  amqp.DefaultMaxPayload,
 				},
+				NativeTypes: []any{new(amqp091.Delivery)},
+				Unreachable: func(t testing.TB, addr string) (transport.Publisher, transport.Subscriber) {
+					return newPair(t, "amqp://guest:amqp-s3cret@"+addr+"/")
+				},
+				Password: "amqp-s3cret",
+				WithoutTopicCreation: func(t testing.TB) (transport.Publisher, transport.Subscriber) {
+					return newPair(t, e.url, amqp.WithExistingTopology())
+				},
 				InvalidTopics: []string{"t\xff", "amq.reserved", strings.Repeat("t", 256)},
 			})
 		})
 	}
+}
+
+// newPair opens a publisher and a subscriber on url.
+func newPair(t testing.TB, url string, opts ...amqp.Option) (transport.Publisher, transport.Subscriber) {
+	t.Helper()
+	pub, err := amqp.NewPublisher(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := amqp.NewSubscriber(url, opts...)
+	if err != nil {
+		pub.Close()
+		t.Fatal(err)
+	}
+	return pub, sub
 }

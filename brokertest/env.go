@@ -12,11 +12,10 @@
 package brokertest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"os"
-	"strings"
 	"testing"
+
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // Environment variables read by this package.
@@ -43,19 +42,6 @@ func Unavailable(t testing.TB, format string, args ...any) {
 
 // Name returns a name no other test uses, for a topic, queue or group:
 // prefix, the test's name and random hex, in characters Kafka and RabbitMQ
-// both accept.
-func Name(t testing.TB, prefix string) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	clean := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, t.Name())
-	if len(clean) > 120 {
-		clean = clean[len(clean)-120:]
-	}
-	return prefix + "." + clean + "." + hex.EncodeToString(b[:])
-}
+// both accept. It is transporttest.Name, here for tests that get their
+// broker from this package.
+func Name(t testing.TB, prefix string) string { return transporttest.Name(t, prefix) }

@@ -1,12 +1,11 @@
-// Package transport is the portable layer of brokerkit: the message, the
+// Package transport is the portable API of brokerkit: the message, the
 // Publisher and Subscriber interfaces every backend implements, the handler
-// and middleware types, options, error codes, the URL registry, and the
-// machinery every backend shares (concurrency, per-key ordering, panic
-// recovery, redelivery backoff and draining on close).
+// and middleware types, options, error codes and the URL registry.
 //
 // It imports only the standard library. Backends (brokerkit's memory, kafka
-// and amqp packages, or a third party's) do the I/O and feed this package;
-// they do not re-implement dispatching.
+// and amqp packages, or a third party's) do the I/O; the machinery they
+// share (concurrency, per-key ordering, panic recovery, redelivery backoff,
+// draining on close) is in package transport/driver.
 //
 // # Using it
 //
@@ -82,10 +81,8 @@
 //
 // # Writing a backend
 //
-// A backend opens a Receiver for each subscription (topology declared,
-// partitions assigned, offsets resolved), then hands it to Serve, which runs
-// the handler. SetNative records the client's message so that Message.As and
-// the backend's Settle can reach it. Prepare validates a publish and assigns
-// IDs, and PrepareSubscribe validates a subscription's topic, handler and
-// options. Register makes the backend reachable by URL.
+// Backends are written against package transport/driver, which holds the
+// contract and the shared machinery (the dispatcher, validation, error
+// plumbing); docs/backends/writing.md walks through a complete one. Register
+// makes a backend reachable by URL.
 package transport
