@@ -137,4 +137,3 @@ func subErr(s *transport.Subscription, err error) error {
 	}
 	return err
 }
-

@@ -51,7 +51,6 @@ func TestBadURL(t *testing.T) {
 	}
 }
 
-
 func TestOversizedRecords(t *testing.T) {
 	// The broker takes batches of at most 2000 bytes; the client allows more.
 	brokers := brokertest.Kafka(t, kfake.BrokerConfigs(map[string]string{"message.max.bytes": "2000"}))

@@ -85,7 +85,6 @@ func Run(t *testing.T, h Harness) {
 	t.Run("SecureEnvelope", func(t *testing.T) { SecureEnvelope(t, h) })
 }
 
-
 // subscribe opens a subscription that is closed at t's cleanup.
 func (h Harness) subscribe(t *testing.T, sub transport.Subscriber, topic, group string, hd transport.Handler,
 	opts ...transport.SubscribeOption) *transport.Subscription {
