@@ -275,7 +275,8 @@ func WithExistingTopology() Option {
 // WithQueueName sets the naming scheme of queues: name(topic, group) for a
 // group's queue, and name(topic, "") for a subscription without a group,
 // where "" asks for a server-named queue. Default DefaultQueueName:
-// "<topic>.<group>". Subscriber.
+// "<topic>.<group>". Publisher and Subscriber: a Publisher's GroupStats
+// and Purge find group queues by it.
 func WithQueueName(name func(topic, group string) string) Option {
 	return option(func(c *config) error {
 		if name == nil {

@@ -362,10 +362,11 @@ func WithBatchBytes(n int) PublisherOption {
 	})
 }
 
-// WithMaxAttempts sets how many times a batch is sent when the broker answers
-// with a retryable error (leader moved, broker restarting, timeout), with a
-// backoff from 100ms to 1s between tries. A retried batch may be stored
-// twice. Default 10. Publisher.
+// WithMaxAttempts sets how many times a request is sent when the broker
+// answers with a retryable error (leader moved, broker restarting, timeout),
+// with a backoff from 100ms to 1s between tries: a Publisher's produce
+// requests (a retried batch may be stored twice), and the metadata, offset
+// and admin requests of both. Default 10. Publisher and Subscriber.
 func WithMaxAttempts(n int) Option {
 	return option(func(c *config) error {
 		if n < 1 {
