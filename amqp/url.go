@@ -17,7 +17,8 @@ import (
 //
 // The path is the vhost ("/" is the default vhost; "/%2f" also names it).
 // Query options (unknown ones are an error), each the same as the option
-// named after it:
+// named after it. One URL serves both ends: an option of the other role
+// (confirms for a Subscriber) is checked, then not applied (see ParseURL).
 //
 //	exchange_type=topic|direct|fanout|headers|x-...   WithExchangeType
 //	existing=true                      WithExistingTopology
@@ -144,16 +145,25 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 	}
 	for _, o := range []struct {
 		key string
-		opt func(int) Option
+		opt func(int) PublisherOption
 	}{
-		{"max_length", func(n int) Option { return forRole(subscriberRole, WithMaxLength(n)) }},
-		{"channels", func(n int) Option { return forRole(publisherRole, WithChannels(n)) }},
-		{"confirm_window", func(n int) Option { return forRole(publisherRole, WithConfirmWindow(n)) }},
-		{"max_payload", func(n int) Option { return forRole(publisherRole, WithMaxPayload(n)) }},
-		{"prefetch", func(n int) Option { return forRole(subscriberRole, WithDefaultPrefetch(n)) }},
+		{"channels", WithChannels},
+		{"confirm_window", WithConfirmWindow},
+		{"max_payload", WithMaxPayload},
 	} {
 		if q.Has(o.key) {
-			add(o.opt(q.Int(o.key, 0)))
+			addPub(o.opt(q.Int(o.key, 0)))
+		}
+	}
+	for _, o := range []struct {
+		key string
+		opt func(int) SubscriberOption
+	}{
+		{"max_length", WithMaxLength},
+		{"prefetch", WithDefaultPrefetch},
+	} {
+		if q.Has(o.key) {
+			addSub(o.opt(q.Int(o.key, 0)))
 		}
 	}
 	if q.Has("connection_name") {

@@ -19,7 +19,8 @@ import (
 //	kafka://user:pass@host1:9092,host2:9092?sasl=scram-sha-512&tls=true&acks=all
 //
 // Query options (unknown ones are an error), each the same as the option
-// named after it:
+// named after it. One URL serves both ends: an option of the other role
+// (acks for a Subscriber) is checked, then not applied (see ParseURL).
 //
 //	client_id=NAME                      WithClientID
 //	tls=true                            WithTLS, with the system's roots
