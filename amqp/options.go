@@ -11,13 +11,17 @@ import (
 	"github.com/brokerkit/brokerkit/transport"
 )
 
+// Option configures what a Publisher and a Subscriber share: the
+// connection, TLS, logger, exchanges and queue names. It is both a
+// PublisherOption and a SubscriberOption.
+//
 // Options are typed by the role they configure, so that giving one to the
 // wrong constructor does not compile: NewPublisher and
 // NewPublisherFromConnection take PublisherOptions, NewSubscriber and
-// NewSubscriberFromConnection SubscriberOptions, and an Option, which
-// configures what both share (the connection, TLS, logger, exchanges, queue
-// names), is both. An invalid value makes the constructor return an
-// ErrInvalid error naming the option; so does a nil option.
+// NewSubscriberFromConnection SubscriberOptions, and each option's
+// documentation ends with its role. An invalid value makes the constructor
+// return an ErrInvalid error naming the option; a nil option is an
+// ErrInvalid error too.
 type Option interface {
 	PublisherOption
 	SubscriberOption

@@ -14,13 +14,16 @@ import (
 	"github.com/brokerkit/brokerkit/transport"
 )
 
+// Option configures what a Publisher and a Subscriber share: the
+// connection, TLS, SASL, client ID, logger, retries and topic creation. It
+// is both a PublisherOption and a SubscriberOption.
+//
 // Options are typed by the role they configure, so that giving one to the
 // wrong constructor does not compile: NewPublisher takes PublisherOptions,
-// NewSubscriber SubscriberOptions, and an Option, which configures what both
-// share (brokers' addresses aside: the connection, TLS, SASL, client ID,
-// logger, retries, topic creation), is both. An invalid value makes the
-// constructor return an ErrInvalid error naming the option; so does a nil
-// option.
+// NewSubscriber SubscriberOptions, and each option's documentation ends
+// with its role. An invalid value makes the constructor return an
+// ErrInvalid error naming the option; a nil option is an ErrInvalid error
+// too.
 type Option interface {
 	PublisherOption
 	SubscriberOption
