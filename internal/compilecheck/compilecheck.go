@@ -40,7 +40,7 @@ func Run(t *testing.T, ok, wrong string) {
 	}
 	// -gcflags=-e: report every error, not the first ten.
 	cmd := exec.Command(goTool, "build", "-gcflags=-e", "./"+filepath.ToSlash(ok), "./"+filepath.ToSlash(wrong))
-	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=readonly")
+	cmd.Env = append(os.Environ(), "GOPROXY=off")
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("%s compiled; every line marked %q should not", wrong, Marker)
