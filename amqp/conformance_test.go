@@ -16,23 +16,23 @@ import (
 func TestConformance(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		opts []amqp.Option
+		opts []amqp.SubscriberOption
 	}{
 		{"classic", nil},
-		{"quorum", []amqp.Option{amqp.WithQuorumQueues()}},
+		{"quorum", []amqp.SubscriberOption{amqp.WithQuorumQueues()}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
 			transporttest.Run(t, transporttest.Harness{
 				NewPublisher: func(t testing.TB) transport.Publisher {
-					p, err := amqp.NewPublisher(e.url, c.opts...)
+					p, err := amqp.NewPublisher(e.url)
 					if err != nil {
 						t.Fatal(err)
 					}
 					return p
 				},
 				NewSubscriber: func(t testing.TB) transport.Subscriber {
-					s, err := amqp.NewSubscriber(e.url, append([]amqp.Option{amqp.WithQueueName(e.names.queueName)}, c.opts...)...)
+					s, err := amqp.NewSubscriber(e.url, append([]amqp.SubscriberOption{amqp.WithQueueName(e.names.queueName)}, c.opts...)...)
 					if err != nil {
 						t.Fatal(err)
 					}

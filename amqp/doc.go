@@ -6,7 +6,9 @@
 //
 //	pub, err := transport.OpenPublisher(ctx, "amqp://guest:guest@localhost:5672/?quorum=true")
 //
-// or, from Go, NewPublisher and NewSubscriber with Options. Services that
+// or, from Go, NewPublisher with PublisherOptions and NewSubscriber with
+// SubscriberOptions; an Option (connection, TLS, exchanges...) is both, and
+// an option of the other role does not compile. Services that
 // already hold an *amqp091.Connection hand it over with
 // NewPublisherFromConnection and NewSubscriberFromConnection; reconnecting it
 // is then their business.

@@ -107,7 +107,7 @@ func newEnv(t testing.TB) *env {
 	return &env{url: url, admin: a, names: newNames(t, a)}
 }
 
-func (e *env) publisher(t testing.TB, opts ...amqp.Option) *amqp.Publisher {
+func (e *env) publisher(t testing.TB, opts ...amqp.PublisherOption) *amqp.Publisher {
 	t.Helper()
 	p, err := amqp.NewPublisher(e.url, opts...)
 	if err != nil {
@@ -117,9 +117,9 @@ func (e *env) publisher(t testing.TB, opts ...amqp.Option) *amqp.Publisher {
 	return p
 }
 
-func (e *env) subscriber(t testing.TB, opts ...amqp.Option) *amqp.Subscriber {
+func (e *env) subscriber(t testing.TB, opts ...amqp.SubscriberOption) *amqp.Subscriber {
 	t.Helper()
-	s, err := amqp.NewSubscriber(e.url, append([]amqp.Option{amqp.WithQueueName(e.names.queueName)}, opts...)...)
+	s, err := amqp.NewSubscriber(e.url, append([]amqp.SubscriberOption{amqp.WithQueueName(e.names.queueName)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

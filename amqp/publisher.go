@@ -38,7 +38,7 @@ type Publisher struct {
 // NewPublisher returns a publisher for an amqp:// or amqps:// URL (see
 // Scheme for the query options; opts given here override the URL's). It
 // connects lazily: the first Publish reaches the broker.
-func NewPublisher(rawURL string, opts ...Option) (*Publisher, error) {
+func NewPublisher(rawURL string, opts ...PublisherOption) (*Publisher, error) {
 	u, err := parseRaw(rawURL)
 	if err != nil {
 		return nil, err
@@ -47,7 +47,7 @@ func NewPublisher(rawURL string, opts ...Option) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newPublisher(dial, append(urlOpts, opts...))
+	return newPublisher(dial, append(roleOptions[PublisherOption](urlOpts), opts...))
 }
 
 // NewPublisherFromConnection returns a publisher on a connection the caller
@@ -55,11 +55,11 @@ func NewPublisher(rawURL string, opts ...Option) (*Publisher, error) {
 // channels it opened, never the connection; when the connection closes,
 // Publish fails until it is open again (amqp091-go's own Recovery, or
 // nothing): reconnecting is the owner's business.
-func NewPublisherFromConnection(conn *amqp.Connection, opts ...Option) (*Publisher, error) {
+func NewPublisherFromConnection(conn *amqp.Connection, opts ...PublisherOption) (*Publisher, error) {
 	if conn == nil {
 		return nil, transport.Invalidf("amqp: nil *amqp091.Connection")
 	}
-	cfg, err := newConfig(append(opts, adopt(conn)))
+	cfg, err := newConfig(publisherRole, append(opts, adopt(conn)))
 	if err != nil {
 		return nil, err
 	}
@@ -67,15 +67,15 @@ func NewPublisherFromConnection(conn *amqp.Connection, opts ...Option) (*Publish
 }
 
 func adopt(conn *amqp.Connection) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		c.adopted = conn
 		c.redacted = "adopted connection"
 		return nil
-	}
+	})
 }
 
-func newPublisher(dial *url.URL, opts []Option) (*Publisher, error) {
-	cfg, err := newURLConfig(dial, opts)
+func newPublisher(dial *url.URL, opts []PublisherOption) (*Publisher, error) {
+	cfg, err := newURLConfig(publisherRole, dial, opts)
 	if err != nil {
 		return nil, err
 	}

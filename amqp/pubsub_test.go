@@ -137,12 +137,12 @@ func TestPublishLargerThanConfirmWindow(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct {
 		name   string
-		opts   []amqp.Option
+		opts   []amqp.PublisherOption
 		window int
 		n      int
 	}{
 		{"default window", nil, amqp.DefaultConfirmWindow, amqp.DefaultConfirmWindow + 1},
-		{"window 64", []amqp.Option{amqp.WithConfirmWindow(64)}, 64, 1000},
+		{"window 64", []amqp.PublisherOption{amqp.WithConfirmWindow(64)}, 64, 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pub, sub := e.publisher(t, tc.opts...), e.subscriber(t)

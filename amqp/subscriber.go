@@ -21,7 +21,7 @@ type Subscriber struct {
 // NewSubscriber returns a subscriber for an amqp:// or amqps:// URL (see
 // Scheme for the query options; opts given here override the URL's). It
 // connects lazily: the first Subscribe reaches the broker.
-func NewSubscriber(rawURL string, opts ...Option) (*Subscriber, error) {
+func NewSubscriber(rawURL string, opts ...SubscriberOption) (*Subscriber, error) {
 	u, err := parseRaw(rawURL)
 	if err != nil {
 		return nil, err
@@ -30,7 +30,7 @@ func NewSubscriber(rawURL string, opts ...Option) (*Subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSubscriber(dial, append(urlOpts, opts...))
+	return newSubscriber(dial, append(roleOptions[SubscriberOption](urlOpts), opts...))
 }
 
 // NewSubscriberFromConnection returns a subscriber on a connection the
@@ -38,19 +38,19 @@ func NewSubscriber(rawURL string, opts ...Option) (*Subscriber, error) {
 // connection. When the connection closes, subscriptions wait for it to be
 // open again (amqp091-go's own Recovery, or nothing), and then resume:
 // reconnecting is the owner's business.
-func NewSubscriberFromConnection(conn *amqp.Connection, opts ...Option) (*Subscriber, error) {
+func NewSubscriberFromConnection(conn *amqp.Connection, opts ...SubscriberOption) (*Subscriber, error) {
 	if conn == nil {
 		return nil, transport.Invalidf("amqp: nil *amqp091.Connection")
 	}
-	cfg, err := newConfig(append(opts, adopt(conn)))
+	cfg, err := newConfig(subscriberRole, append(opts, adopt(conn)))
 	if err != nil {
 		return nil, err
 	}
 	return &Subscriber{cfg: cfg, conn: newConnector(cfg, "subscriber")}, nil
 }
 
-func newSubscriber(dial *url.URL, opts []Option) (*Subscriber, error) {
-	cfg, err := newURLConfig(dial, opts)
+func newSubscriber(dial *url.URL, opts []SubscriberOption) (*Subscriber, error) {
+	cfg, err := newURLConfig(subscriberRole, dial, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -120,11 +120,11 @@ func TestExistingTopology(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	opts := []amqp.Option{amqp.WithExistingTopology(), amqp.WithExchangeType("direct")}
-	pub := e.publisher(t, append(opts, amqp.WithRoutingKey(func(_ string, m *transport.Message) string {
+	existing, direct := amqp.WithExistingTopology(), amqp.WithExchangeType("direct")
+	pub := e.publisher(t, existing, direct, amqp.WithRoutingKey(func(_ string, m *transport.Message) string {
 		return m.Metadata.Get("event")
-	}))...)
-	sub := e.subscriber(t, append(opts, amqp.WithQueueName(func(string, string) string { return queue }))...)
+	}))
+	sub := e.subscriber(t, existing, direct, amqp.WithQueueName(func(string, string) string { return queue }))
 	c := newCollector()
 	s, err := sub.Subscribe(ctxFor(t), exchange, c.handle, transport.WithGroup("any"))
 	if err != nil {
@@ -146,7 +146,7 @@ func TestExistingTopology(t *testing.T) {
 	if err := pub.Publish(ctxFor(t), exchange, msg); err != nil {
 		t.Errorf("the publisher did not recover from the missing exchange: %v", err)
 	}
-	other := e.subscriber(t, append(opts, amqp.WithQueueName(func(string, string) string { return "no-such-queue-" + missing }))...)
+	other := e.subscriber(t, existing, direct, amqp.WithQueueName(func(string, string) string { return "no-such-queue-" + missing }))
 	if _, err := other.Subscribe(ctxFor(t), exchange, c.handle, transport.WithGroup("any")); !errors.Is(err, transport.ErrNotFound) {
 		t.Errorf("subscribing to a missing queue: %v, want ErrNotFound", err)
 	}

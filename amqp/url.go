@@ -18,7 +18,8 @@ import (
 //
 // The path is the vhost ("/" is the default vhost; "/%2f" also names it).
 // Query options (unknown ones are an error), each the same as the option
-// named after it:
+// named after it. One URL serves both ends: an option of the other role
+// (confirms for a Subscriber) is checked, then not applied (see ParseURL).
 //
 //	exchange_type=topic|direct|fanout|headers|x-...   WithExchangeType
 //	existing=true                      WithExistingTopology
@@ -65,7 +66,7 @@ func (opener) OpenPublisher(_ context.Context, u *url.URL, o transport.OpenConfi
 	if err != nil {
 		return nil, err
 	}
-	return newPublisher(dial, withOpenConfig(opts, o))
+	return newPublisher(dial, roleOptions[PublisherOption](withOpenConfig(opts, o)))
 }
 
 func (opener) OpenSubscriber(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Subscriber, error) {
@@ -73,7 +74,7 @@ func (opener) OpenSubscriber(_ context.Context, u *url.URL, o transport.OpenConf
 	if err != nil {
 		return nil, err
 	}
-	return newSubscriber(dial, withOpenConfig(opts, o))
+	return newSubscriber(dial, roleOptions[SubscriberOption](withOpenConfig(opts, o)))
 }
 
 func withOpenConfig(opts []Option, o transport.OpenConfig) []Option {
@@ -86,6 +87,12 @@ func withOpenConfig(opts []Option, o transport.OpenConfig) []Option {
 // ParseURL reads an amqp:// or amqps:// URL into the URL amqp091-go dials
 // (without brokerkit's options) and the options its query string sets.
 // Errors name the problem and show the URL with its password redacted.
+//
+// The options serve either role, so that one URL can configure both ends,
+// as transport.OpenPublisher and transport.OpenSubscriber do: each is the
+// option named in Scheme's list, and one meant for the other role
+// (confirms= for a Subscriber, quorum= for a Publisher) is checked here,
+// then not applied to this role rather than refused.
 func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 	fail := func(format string, args ...any) error {
 		return transport.Invalidf("amqp: URL %s: "+format, append([]any{u.Redacted()}, args...)...)
@@ -100,6 +107,8 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 	q := driver.NewQuery(u)
 	var opts []Option
 	add := func(o Option) { opts = append(opts, o) }
+	addPub := func(o PublisherOption) { add(forRole(publisherRole, o)) }
+	addSub := func(o SubscriberOption) { add(forRole(subscriberRole, o)) }
 
 	if s := q.String("exchange_type", ""); s != "" {
 		add(WithExchangeType(s))
@@ -108,23 +117,23 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 		add(WithExistingTopology())
 	}
 	if q.Has("binding_key") {
-		add(WithBindingKey(q.String("binding_key", "")))
+		addSub(WithBindingKey(q.String("binding_key", "")))
 	}
 	if q.Bool("quorum", false) {
-		add(WithQuorumQueues())
+		addSub(WithQuorumQueues())
 	}
 	if dlx := q.String("dead_letter_exchange", ""); dlx != "" {
-		add(WithDeadLetterExchange(dlx, q.String("dead_letter_routing_key", "")))
+		addSub(WithDeadLetterExchange(dlx, q.String("dead_letter_routing_key", "")))
 	} else if q.Has("dead_letter_routing_key") {
 		q.Fail("dead_letter_routing_key needs dead_letter_exchange")
 	}
 	if q.Has("message_ttl") {
-		add(WithMessageTTL(q.Duration("message_ttl", 0)))
+		addSub(WithMessageTTL(q.Duration("message_ttl", 0)))
 	}
 	for _, b := range []struct {
 		key string
 		def bool
-		opt func(bool) Option
+		opt func(bool) PublisherOption
 	}{
 		{"confirms", true, WithConfirms},
 		{"mandatory", false, WithMandatory},
@@ -132,21 +141,30 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 		{"timestamp_ms", true, WithTimestampMillis},
 	} {
 		if q.Has(b.key) {
-			add(b.opt(q.Bool(b.key, b.def)))
+			addPub(b.opt(q.Bool(b.key, b.def)))
 		}
 	}
 	for _, o := range []struct {
 		key string
-		opt func(int) Option
+		opt func(int) PublisherOption
 	}{
-		{"max_length", WithMaxLength},
 		{"channels", WithChannels},
 		{"confirm_window", WithConfirmWindow},
 		{"max_payload", WithMaxPayload},
+	} {
+		if q.Has(o.key) {
+			addPub(o.opt(q.Int(o.key, 0)))
+		}
+	}
+	for _, o := range []struct {
+		key string
+		opt func(int) SubscriberOption
+	}{
+		{"max_length", WithMaxLength},
 		{"prefetch", WithDefaultPrefetch},
 	} {
 		if q.Has(o.key) {
-			add(o.opt(q.Int(o.key, 0)))
+			addSub(o.opt(q.Int(o.key, 0)))
 		}
 	}
 	if q.Has("connection_name") {
@@ -173,7 +191,7 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 	}
 	// Apply everything once, so that a bad value is reported now, by the
 	// URL, rather than at the first connection.
-	if _, err := newURLConfig(&dial, opts); err != nil {
+	if _, err := newURLConfig(anyRole, &dial, opts); err != nil {
 		return nil, nil, fail("%v", err)
 	}
 	return &dial, opts, nil
@@ -181,8 +199,8 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 
 // newURLConfig builds the configuration for a broker URL: it checks the URL
 // with amqp091-go's parser and reads its connection timeout.
-func newURLConfig(u *url.URL, opts []Option) (*config, error) {
-	cfg, err := newConfig(opts)
+func newURLConfig[O applier](r role, u *url.URL, opts []O) (*config, error) {
+	cfg, err := newConfig(r, opts)
 	if err != nil {
 		return nil, err
 	}

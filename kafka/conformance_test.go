@@ -19,13 +19,13 @@ import (
 func TestConformance(t *testing.T) {
 	const maxPayload = 1_000_000 // the publisher's default, under kfake's message.max.bytes
 	brokers := brokertest.Kafka(t)
-	opts := []kafka.Option{
+	opts := []kafka.SubscriberOption{
 		kafka.WithCommitInterval(50 * time.Millisecond),
 		kafka.WithHeartbeatInterval(200 * time.Millisecond),
 	}
 	transporttest.Run(t, transporttest.Harness{
 		NewPublisher: func(t testing.TB) transport.Publisher {
-			p, err := kafka.NewPublisher(brokers, opts...)
+			p, err := kafka.NewPublisher(brokers)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -96,7 +96,7 @@ func TestCommitNeverPassesUnfinished(t *testing.T) {
 	brokers := brokertest.Kafka(t)
 	topic := brokertest.KafkaTopic(t, brokers, 1)
 	group := brokertest.Name(t, "g")
-	pub, sub := newPair(t, brokers, kafka.WithCommitInterval(20*time.Millisecond))
+	pub, sub := newPairWith(t, brokers, nil, []kafka.SubscriberOption{kafka.WithCommitInterval(20 * time.Millisecond)})
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 

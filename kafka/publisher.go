@@ -56,8 +56,8 @@ type chunk struct {
 
 // NewPublisher returns a publisher for the given brokers ("host:port").
 // It connects lazily: the first Publish reaches the brokers.
-func NewPublisher(brokers []string, opts ...Option) (*Publisher, error) {
-	cfg, err := newConfig(brokers, opts)
+func NewPublisher(brokers []string, opts ...PublisherOption) (*Publisher, error) {
+	cfg, err := newConfig(publisherRole, brokers, opts)
 	if err != nil {
 		return nil, err
 	}

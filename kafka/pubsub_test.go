@@ -56,12 +56,23 @@ func (c *collector) waitFor(t *testing.T, n int) []*transport.Message {
 
 func newPair(t *testing.T, brokers []string, opts ...kafka.Option) (*kafka.Publisher, *kafka.Subscriber) {
 	t.Helper()
-	pub, err := kafka.NewPublisher(brokers, opts...)
+	var pubOpts []kafka.PublisherOption
+	var subOpts []kafka.SubscriberOption
+	for _, o := range opts {
+		pubOpts, subOpts = append(pubOpts, o), append(subOpts, o)
+	}
+	return newPairWith(t, brokers, pubOpts, subOpts)
+}
+
+// newPairWith is newPair with options of each role.
+func newPairWith(t *testing.T, brokers []string, pubOpts []kafka.PublisherOption, subOpts []kafka.SubscriberOption) (*kafka.Publisher, *kafka.Subscriber) {
+	t.Helper()
+	pub, err := kafka.NewPublisher(brokers, pubOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pub.Close() })
-	sub, err := kafka.NewSubscriber(brokers, opts...)
+	sub, err := kafka.NewSubscriber(brokers, subOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ type Subscriber struct {
 
 // NewSubscriber returns a subscriber for the given brokers ("host:port").
 // It connects lazily: the first Subscribe reaches the brokers.
-func NewSubscriber(brokers []string, opts ...Option) (*Subscriber, error) {
-	cfg, err := newConfig(brokers, opts)
+func NewSubscriber(brokers []string, opts ...SubscriberOption) (*Subscriber, error) {
+	cfg, err := newConfig(subscriberRole, brokers, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -102,7 +102,7 @@ func FuzzParseURL(f *testing.F) {
 		if len(brokers) == 0 {
 			t.Fatal("no brokers and no error")
 		}
-		if _, err := newConfig(brokers, opts); err != nil {
+		if _, err := newConfig(anyRole, brokers, opts); err != nil {
 			t.Fatalf("ParseURL accepted options that newConfig refuses: %v", err)
 		}
 	})
