@@ -65,11 +65,15 @@ func TestConformance(t *testing.T) {
 // newPair opens a publisher and a subscriber on url.
 func newPair(t testing.TB, url string, opts ...amqp.Option) (transport.Publisher, transport.Subscriber) {
 	t.Helper()
-	pub, err := amqp.NewPublisher(url, opts...)
+	pubOpts, subOpts := make([]amqp.PublisherOption, len(opts)), make([]amqp.SubscriberOption, len(opts))
+	for i, o := range opts {
+		pubOpts[i], subOpts[i] = o, o
+	}
+	pub, err := amqp.NewPublisher(url, pubOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := amqp.NewSubscriber(url, opts...)
+	sub, err := amqp.NewSubscriber(url, subOpts...)
 	if err != nil {
 		pub.Close()
 		t.Fatal(err)
