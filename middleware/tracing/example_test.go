@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/brokerkit/brokerkit/memory"
 	"github.com/brokerkit/brokerkit/middleware/tracing"
@@ -62,11 +63,20 @@ func Example() {
 	<-handled
 	_ = s.Close() // waits for the handling, and so for its span to end
 
-	got := spans.GetSpans()
-	for _, sp := range got {
-		fmt.Println(sp.Name, sp.SpanKind)
+	// The consumer span may end before the producer's: Publish returns
+	// after the broker stored the message, which a handler may have taken
+	// already. So they are printed by kind, not in the order they ended.
+	var producer, consumer tracetest.SpanStub
+	for _, sp := range spans.GetSpans() {
+		switch sp.SpanKind {
+		case trace.SpanKindProducer:
+			producer = sp
+		case trace.SpanKindConsumer:
+			consumer = sp
+		}
 	}
-	producer, consumer := got[0], got[1]
+	fmt.Println(producer.Name, producer.SpanKind)
+	fmt.Println(consumer.Name, consumer.SpanKind)
 	fmt.Println("one trace:", producer.SpanContext.TraceID() == consumer.SpanContext.TraceID())
 	fmt.Println("consumer's parent is the producer:", consumer.Parent.SpanID() == producer.SpanContext.SpanID())
 
