@@ -111,7 +111,7 @@ func ExampleNewSubscriberFromConnection() {
 func ExampleParseURL() {
 	u, _ := url.Parse("amqp://app:secret@rabbit:5672/shop?quorum=true&prefetch=64&heartbeat=10")
 	dial, opts, err := amqp.ParseURL(u)
-	fmt.Println(transport.Redact(dial), err) // brokerkit's options are taken out
+	fmt.Println(dial.Redacted(), err) // brokerkit's options are taken out
 	_ = opts                                 // for amqp.NewPublisher and amqp.NewSubscriber
 
 	u, _ = url.Parse("amqp://app:secret@rabbit:5672/shop?qorum=true")
