@@ -112,7 +112,7 @@ func ExampleParseURL() {
 	u, _ := url.Parse("amqp://app:secret@rabbit:5672/shop?quorum=true&prefetch=64&heartbeat=10")
 	dial, opts, err := amqp.ParseURL(u)
 	fmt.Println(dial.Redacted(), err) // brokerkit's options are taken out
-	_ = opts                                 // for amqp.NewPublisher and amqp.NewSubscriber
+	_ = opts                          // for amqp.NewPublisher and amqp.NewSubscriber
 
 	u, _ = url.Parse("amqp://app:secret@rabbit:5672/shop?qorum=true")
 	_, _, err = amqp.ParseURL(u)
