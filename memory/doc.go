@@ -47,8 +47,9 @@
 //
 // Publish and Subscribe on a closed broker return transport.ErrClosed; bad
 // input (empty topic, nil message or handler, invalid option) is
-// transport.ErrInvalid. A Publish cut short by its context returns a
-// *transport.PublishError naming the messages not stored in every queue.
+// transport.ErrInvalid. A Publish cut short by its context while waiting
+// for room returns the context's error: the messages before the full queue
+// may have been stored, the rest were not.
 //
 // # URL options
 //
