@@ -20,6 +20,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // lockedBuffer is a log sink safe for concurrent writes.
@@ -158,14 +159,14 @@ func TestAdoptedConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	topic := e.names.topic()
-	c := newCollector()
-	if _, err := sub.Subscribe(ctxFor(t), topic, c.handle, transport.WithGroup(e.names.group())); err != nil {
+	c := transporttest.NewCollector(nil)
+	if _, err := sub.Subscribe(ctxFor(t), topic, c.Handle, transport.WithGroup(e.names.group())); err != nil {
 		t.Fatal(err)
 	}
 	if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("adopted")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.waitFor(t, 1); string(got[0].Payload) != "adopted" {
+	if got := c.WaitAll(t, 1, wait); string(got[0].Payload) != "adopted" {
 		t.Errorf("payload %q", got[0].Payload)
 	}
 	pub.Close()

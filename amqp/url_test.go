@@ -12,6 +12,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 func TestParseURL(t *testing.T) {
@@ -66,8 +67,8 @@ func TestOpenByURL(t *testing.T) {
 	}
 	defer sub.Close()
 	topic := e.names.topic()
-	c := newCollector()
-	s, err := sub.Subscribe(ctxFor(t), topic, c.handle)
+	c := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctxFor(t), topic, c.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestOpenByURL(t *testing.T) {
 	if err := pub.Publish(ctxFor(t), topic, &transport.Message{Key: "whatever", Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	c.waitFor(t, 1)
+	c.WaitAll(t, 1, wait)
 	// The exchange really is a fanout: declaring it as one succeeds.
 	if err := e.admin.do(t, func(ch *amqp091.Channel) error {
 		return ch.ExchangeDeclare(topic, "fanout", true, false, false, false, nil)

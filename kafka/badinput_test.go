@@ -12,6 +12,7 @@ import (
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/kafka"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 func nop(context.Context, *transport.Message) error { return nil }
@@ -94,8 +95,8 @@ func TestTopicsCreatedByDefault(t *testing.T) {
 	cpub, csub := newPair(t, brokers)
 	created := brokertest.Name(t, "created")
 	t.Cleanup(func() { brokertest.DeleteKafkaTopic(t, brokers, created) })
-	col := newCollector()
-	s, err := csub.Subscribe(ctx, created, col.handle)
+	col := transporttest.NewCollector(nil)
+	s, err := csub.Subscribe(ctx, created, col.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestTopicsCreatedByDefault(t *testing.T) {
 	if err := cpub.Publish(ctx, created, &transport.Message{Key: "k", Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	col.waitFor(t, 1)
+	col.WaitAll(t, 1, wait)
 }
 
 func TestInvalidPublish(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // selfSigned returns a server TLS config for 127.0.0.1 and the path of a
@@ -102,8 +103,8 @@ func TestSASLAndTLS(t *testing.T) {
 			}
 			defer sub.Close()
 			topic := brokertest.Name(t, "secure")
-			col := newCollector()
-			s, err := sub.Subscribe(ctx, topic, col.handle, transport.WithGroup(brokertest.Name(t, "g")))
+			col := transporttest.NewCollector(nil)
+			s, err := sub.Subscribe(ctx, topic, col.Handle, transport.WithGroup(brokertest.Name(t, "g")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +112,7 @@ func TestSASLAndTLS(t *testing.T) {
 			if err := pub.Publish(ctx, topic, &transport.Message{Key: "k", Payload: []byte(mech.name)}); err != nil {
 				t.Fatal(err)
 			}
-			if got := string(col.waitFor(t, 1)[0].Payload); got != mech.name {
+			if got := string(col.WaitAll(t, 1, wait)[0].Payload); got != mech.name {
 				t.Fatalf("got %q", got)
 			}
 
@@ -135,7 +136,7 @@ func TestSASLAndTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer badSub.Close()
-			_, err = badSub.Subscribe(ctx, topic, col.handle, transport.WithGroup("g"))
+			_, err = badSub.Subscribe(ctx, topic, col.Handle, transport.WithGroup("g"))
 			if !errors.Is(err, transport.ErrUnauthorized) || errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("subscribe with a wrong password: %v, want ErrUnauthorized before the deadline", err)
 			}

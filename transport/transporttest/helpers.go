@@ -171,3 +171,12 @@ func (r *Collector) Wait(t testing.TB, n int, timeout time.Duration) []*transpor
 		func() string { return fmt.Sprintf("%d of %d messages handled", r.Distinct(), n) })
 	return r.Messages()
 }
+
+// WaitAll waits until n messages were handled, counting every delivery of
+// one ID, and returns them, failing t after timeout.
+func (r *Collector) WaitAll(t testing.TB, n int, timeout time.Duration) []*transport.Message {
+	t.Helper()
+	waitFor(t, timeout, r.change, func() bool { return len(r.Messages()) >= n },
+		func() string { return fmt.Sprintf("%d of %d messages handled", len(r.Messages()), n) })
+	return r.Messages()
+}
