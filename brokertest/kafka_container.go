@@ -109,7 +109,9 @@ func startKafka(t testing.TB, name string, opts []ContainerOption) (*KafkaContai
 	if kfakeImage {
 		// The log lives in the container's file system, which a restart
 		// keeps; the port is fixed so that clients find the broker again.
-		tcOpts = append(tcOpts, testcontainers.WithCmd("-ports", strconv.Itoa(ports[0]), "-data", "/data"))
+		// Missing topics are refused, as by Kafka(t)'s in-process cluster,
+		// so that a test sees the same broker either way.
+		tcOpts = append(tcOpts, testcontainers.WithCmd("-ports", strconv.Itoa(ports[0]), "-data", "/data", "-auto-create-topics=false"))
 	} else {
 		tcOpts = append(tcOpts, tckafka.WithClusterID("brokertest"))
 		run = func(ctx context.Context, image string, opts ...testcontainers.ContainerCustomizer) (testcontainers.Container, error) {
