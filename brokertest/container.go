@@ -434,13 +434,10 @@ func start(t testing.TB, run runFunc, image string, owned bool, opts []testconta
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	// Lifecycle messages go to t's log for an owned container; a shared
-	// one outlives t, and logging through an ended test panics.
-	logger := tclog.Logger(tclog.NewNoopLogger())
-	if owned {
-		logger = tclog.TestLogger(t)
-	}
-	opts = append(opts, testcontainers.WithLogger(logger))
+	// testcontainers' lifecycle messages would drown a fault test's output
+	// (and a shared container outlives t): errors are returned instead,
+	// and an owned container's log is printed when its test fails.
+	opts = append(opts, testcontainers.WithLogger(tclog.NewNoopLogger()))
 	c, err := run(ctx, image, opts...)
 	if owned {
 		testcontainers.CleanupContainer(t, c)
