@@ -1,14 +1,24 @@
 // Package brokertest gives tests a broker to run against, with no set-up on
-// a fresh machine where that is possible:
+// a machine with Docker:
 //
-//   - Kafka: the brokers in KAFKA_BROKERS, or an in-process kfake cluster
-//     (github.com/twmb/franz-go/pkg/kfake) started for the test;
-//   - RabbitMQ: the broker at AMQP_URL.
+//   - RabbitMQ: the broker at AMQP_URL, else a RabbitMQ container shared by
+//     every test package of the run, with a virtual host per test;
+//   - Kafka: the brokers in KAFKA_BROKERS, else a Kafka container shared the
+//     same way, else an in-process kfake cluster
+//     (github.com/twmb/franz-go/pkg/kfake) started for the test.
+//
+// A test that stops, kills or freezes its broker owns one:
+// NewRabbitMQContainer and NewKafkaContainer start a container for it alone,
+// with Stop, Start, Restart, Kill, Pause and Unpause; names, ports and data
+// survive every restart. Containers run on github.com/testcontainers/testcontainers-go,
+// on a bridge network with published ports (the default) or on the host
+// network (BROKERTEST_NETWORK=host, or TESTCONTAINERS_PROVIDER=hostnet: the
+// runtime provider this package registers). docs/testing.md has the details.
 //
 // A broker that cannot be had skips the test with a message naming the
-// variable to set, except when BROKERTEST_REQUIRE=1, which turns every such
-// skip into a failure (CI sets it, so that a missing broker never passes
-// silently).
+// variable to set or what to install, except when BROKERTEST_REQUIRE=1,
+// which turns every such skip into a failure (CI sets it, so that a missing
+// broker never passes silently).
 package brokertest
 
 import (
