@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -16,21 +15,6 @@ import (
 )
 
 func nop(context.Context, *transport.Message) error { return nil }
-
-// within runs fn and fails the test, instead of hanging, when fn does not
-// return long after its own deadline.
-func within(t *testing.T, fn func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatal("hung past its context deadline")
-		return nil
-	}
-}
 
 func TestBadURL(t *testing.T) {
 	ctx := context.Background()
