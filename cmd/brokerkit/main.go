@@ -185,7 +185,10 @@ func exitCode(err error) int {
 	if errors.As(err, &ue) {
 		return exitUnavailable
 	}
-	if errors.Is(err, transport.ErrUnsupported) {
+	// errors.ErrUnsupported, which transport.ErrUnsupported wraps: a
+	// *transport.Error of CodeInvalid (an AMQP PRECONDITION_FAILED, say)
+	// also matches transport.ErrUnsupported by its code.
+	if errors.Is(err, errors.ErrUnsupported) {
 		return exitUnsupported
 	}
 	switch transport.CodeOf(err) {
