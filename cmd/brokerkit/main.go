@@ -45,7 +45,7 @@ const (
 )
 
 const exitCodesHelp = `Exit codes:
-  0  success (also after Ctrl-C ends sub, bridge or dev kafka)
+  0  success (also after Ctrl-C ends sub, bridge, stat --watch or dev kafka)
   1  any other failure
   2  usage: unknown command or flag, wrong arguments
   3  invalid broker URL, unknown URL option or bad input
