@@ -46,7 +46,8 @@ Kafka commits trail a consumer's acks by its commit interval, so the lag of
 a running group may read a little high.
 
 --json prints one JSON object; with --watch one a line. --watch repeats
-every DURATION until Ctrl-C, one line per reading. A group or topic that
+every DURATION until Ctrl-C (exit 0) or a failed reading (its exit code),
+one line per reading. A group or topic that
 does not exist exits 9; a backend that cannot tell exits 8.`,
 		Example: `  brokerkit stat amqp://guest:guest@127.0.0.1:5672/ orders --group billing
   brokerkit stat kafka://127.0.0.1:9092 orders --group billing --json

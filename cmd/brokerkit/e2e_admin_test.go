@@ -235,6 +235,31 @@ func TestStatAndPurge(t *testing.T) {
 			if st := statOf(t, u, topic, group); st.Backlog != 0 {
 				t.Errorf("backlog %d after purge --yes, want 0", st.Backlog)
 			}
+
+			// A live member is counted; Kafka refuses to purge under it.
+			live := start(t, "sub", u, topic, "--group", group, "--format", "json")
+			live.waitLine("subscribed to " + topic)
+			limit := time.Now().Add(time.Minute)
+			for statOf(t, u, topic, group).Consumers != 1 {
+				if time.Now().After(limit) {
+					t.Fatalf("stat does not count the live subscriber: %+v", statOf(t, u, topic, group))
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			r = runBin(t, nil, nil, "purge", u, topic, "--group", group, "--yes")
+			switch name {
+			case "kafka":
+				if r.code != exitInvalid || !strings.Contains(r.stderr, "live member") {
+					t.Errorf("purge of a Kafka group with a member: exit %d (want %d), stderr %q", r.code, exitInvalid, r.stderr)
+				}
+			case "amqp":
+				if r.code != 0 || !strings.Contains(r.stdout, "dropped 0 messages") {
+					t.Errorf("purge of a queue with a consumer: exit %d, %q %q", r.code, r.stdout, r.stderr)
+				}
+			}
+			if code := live.interrupt(); code != 0 {
+				t.Errorf("sub after Ctrl-C: exit %d", code)
+			}
 		})
 	}
 }
