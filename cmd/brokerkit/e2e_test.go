@@ -20,12 +20,12 @@ import (
 func TestHelpOnEveryCommand(t *testing.T) {
 	t.Parallel()
 	root := runOK(t, nil, "--help")
-	for _, want := range []string{"Exit codes:", "BROKERKIT_URL", "pub", "sub", "bridge", "bench", "dev", "demo", "completion"} {
+	for _, want := range []string{"Exit codes:", "BROKERKIT_URL", "pub", "sub", "bridge", "bench", "dev", "demo", "stat", "purge", "topic", "completion"} {
 		if !strings.Contains(root.stdout, want) {
 			t.Errorf("brokerkit --help lacks %q:\n%s", want, root.stdout)
 		}
 	}
-	for _, cmd := range [][]string{{"pub"}, {"sub"}, {"bridge"}, {"bench"}, {"dev", "kafka"}, {"demo"}} {
+	for _, cmd := range [][]string{{"pub"}, {"sub"}, {"bridge"}, {"bench"}, {"dev", "kafka"}, {"demo"}, {"stat"}, {"purge"}, {"topic", "create"}, {"topic", "delete"}} {
 		r := runOK(t, nil, append(cmd, "--help")...)
 		if !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "brokerkit "+cmd[0]) {
 			t.Errorf("brokerkit %s --help has no examples:\n%s", strings.Join(cmd, " "), r.stdout)

@@ -1,5 +1,6 @@
 // Command brokerkit publishes, consumes, bridges and benchmarks messages on
-// any broker brokerkit speaks (mem://, kafka://, amqp://), and runs a local
+// any broker brokerkit speaks (mem://, kafka://, amqp://), reads and purges
+// the backlog of consumer groups, creates and deletes topics, and runs a local
 // Kafka for development. `brokerkit --help` lists the commands; each has
 // --help with examples. Documentation: docs/cli.md.
 package main
@@ -39,17 +40,21 @@ const (
 	exitUnauthorized = 5 // login or permission refused
 	exitNotConfirmed = 6 // a publish not confirmed by the broker
 	exitTimeout      = 7 // --timeout ran out before the work was done
+	exitUnsupported  = 8 // the backend lacks the capability (stat, purge, topic)
+	exitNotFound     = 9 // no such topic, group or queue
 )
 
 const exitCodesHelp = `Exit codes:
-  0  success (also after Ctrl-C ends sub, bridge or dev kafka)
+  0  success (also after Ctrl-C ends sub, bridge, stat --watch or dev kafka)
   1  any other failure
   2  usage: unknown command or flag, wrong arguments
   3  invalid broker URL, unknown URL option or bad input
   4  broker unavailable: not reached or not confirming within --connect-timeout
   5  unauthorized: the broker refused the login or the operation
   6  not confirmed: the broker did not confirm some published messages
-  7  timed out: --timeout ran out before the command finished its work`
+  7  timed out: --timeout ran out before the command finished its work
+  8  unsupported: the backend cannot do this (stat, purge, topic)
+  9  not found: no such topic, group or queue`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -72,7 +77,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "brokerkit",
-		Short: "Publish, consume, bridge and benchmark messages on Kafka, RabbitMQ and in memory",
+		Short: "Publish, consume, bridge, benchmark and inspect messages on Kafka, RabbitMQ and in memory",
 		Long: `brokerkit speaks every broker of the brokerkit library by URL:
 
   mem://NAME                           the in-process broker (one process only)
@@ -88,6 +93,8 @@ show a password.
   echo hello | brokerkit pub amqp://guest:guest@127.0.0.1:5672/ greetings
   brokerkit sub kafka://127.0.0.1:9092 orders --from oldest --count 10
   brokerkit bridge kafka://127.0.0.1:9092 orders amqp://guest:guest@127.0.0.1:5672/ orders
+  brokerkit stat kafka://127.0.0.1:9092 orders --group billing     # consumer lag
+  brokerkit purge amqp://guest:guest@127.0.0.1:5672/ orders --group billing
   brokerkit completion bash > /etc/bash_completion.d/brokerkit`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -100,7 +107,8 @@ show a password.
 	})
 	root.PersistentFlags().DurationVar(&connectTimeout, "connect-timeout", 30*time.Second,
 		"how long to try to reach a broker before giving up (exit 4)")
-	root.AddCommand(newPubCmd(), newSubCmd(), newBridgeCmd(), newBenchCmd(), newDevCmd(), newDemoCmd())
+	root.AddCommand(newPubCmd(), newSubCmd(), newBridgeCmd(), newBenchCmd(), newDevCmd(), newDemoCmd(),
+		newStatCmd(), newPurgeCmd(), newTopicCmd())
 	return root
 }
 
@@ -177,7 +185,15 @@ func exitCode(err error) int {
 	if errors.As(err, &ue) {
 		return exitUnavailable
 	}
+	// errors.ErrUnsupported, which transport.ErrUnsupported wraps: a
+	// *transport.Error of CodeInvalid (an AMQP PRECONDITION_FAILED, say)
+	// also matches transport.ErrUnsupported by its code.
+	if errors.Is(err, errors.ErrUnsupported) {
+		return exitUnsupported
+	}
 	switch transport.CodeOf(err) {
+	case transport.CodeNotFound:
+		return exitNotFound
 	case transport.CodeInvalid:
 		return exitInvalid
 	case transport.CodeUnavailable:
