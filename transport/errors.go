@@ -86,10 +86,23 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is lets errors.Is(err, ErrUnavailable) and friends match by code.
+// Is lets errors.Is(err, ErrUnavailable) and friends match by code: an
+// *Error matches the one sentinel that stands for its code. The finer
+// sentinels sharing a code (ErrTooLarge, ErrUnsupported are CodeInvalid)
+// match only when they are in the chain, so that errors.Is(err,
+// ErrUnsupported) does not hold for any bad input.
 func (e *Error) Is(target error) bool {
-	s, ok := sentinelCodes[target]
-	return ok && s == e.Code
+	return target != nil && codeSentinels[e.Code] == target
+}
+
+// codeSentinels is the sentinel an *Error of each code matches.
+var codeSentinels = map[Code]error{
+	CodeClosed:       ErrClosed,
+	CodeInvalid:      ErrInvalid,
+	CodeNotFound:     ErrNotFound,
+	CodeUnauthorized: ErrUnauthorized,
+	CodeUnavailable:  ErrUnavailable,
+	CodeNotConfirmed: ErrNotConfirmed,
 }
 
 var sentinelCodes = map[error]Code{

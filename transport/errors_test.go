@@ -84,3 +84,21 @@ func TestNetworkErrorsAreUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// An *Error matches the sentinel of its code only: a finer sentinel of the
+// same code (ErrTooLarge, ErrUnsupported) matches only when in the chain.
+func TestErrorMatchesOnlyItsCodesSentinel(t *testing.T) {
+	bad := transport.NewError(transport.CodeInvalid, "declare", errors.New("PRECONDITION_FAILED"))
+	if !errors.Is(bad, transport.ErrInvalid) {
+		t.Error("a CodeInvalid error does not match ErrInvalid")
+	}
+	for _, finer := range []error{transport.ErrUnsupported, transport.ErrTooLarge} {
+		if errors.Is(bad, finer) {
+			t.Errorf("any CodeInvalid error matches %v", finer)
+		}
+	}
+	tooLarge := transport.NewError(transport.CodeInvalid, "publish", fmt.Errorf("%w: 2 MB", transport.ErrTooLarge))
+	if !errors.Is(tooLarge, transport.ErrTooLarge) || !errors.Is(tooLarge, transport.ErrInvalid) {
+		t.Error("an ErrTooLarge in the chain is not matched")
+	}
+}
