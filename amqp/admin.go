@@ -27,7 +27,7 @@ func (a admin) do(ctx context.Context, op string, fn func(ch *amqp.Channel) erro
 	}
 	ch, err := conn.Channel()
 	if err != nil {
-		return wrap(op, err)
+		return classify.Wrap(op, err)
 	}
 	defer ch.Close()
 	// amqp091-go's synchronous calls take no context; a broker that stops
@@ -37,7 +37,7 @@ func (a admin) do(ctx context.Context, op string, fn func(ch *amqp.Channel) erro
 	go func() { done <- fn(ch) }()
 	select {
 	case err := <-done:
-		return wrap(op, err)
+		return classify.Wrap(op, err)
 	case <-ctx.Done():
 		_ = ch.Close() // ends fn's call
 		<-done

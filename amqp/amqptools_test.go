@@ -13,6 +13,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // amqpTool returns the path of one of Debian's amqp-tools (librabbitmq), a
@@ -66,7 +67,7 @@ func TestAmqpPublishBrokerkitConsumes(t *testing.T) {
 		mu  sync.Mutex
 		got []*transport.Message
 	)
-	c := newCollector()
+	c := transporttest.NewCollector(nil)
 	s, err := sub.Subscribe(ctxFor(t), topic, func(ctx context.Context, m *transport.Message) error {
 		mu.Lock()
 		got = append(got, m)
@@ -75,7 +76,7 @@ func TestAmqpPublishBrokerkitConsumes(t *testing.T) {
 		if first {
 			return context.DeadlineExceeded // fail once, to see the redelivery
 		}
-		return c.handle(ctx, m)
+		return c.Handle(ctx, m)
 	}, transport.WithGroup(group), transport.WithBackoff(0, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +85,7 @@ func TestAmqpPublishBrokerkitConsumes(t *testing.T) {
 
 	runTool(t, "amqp-publish", "-u", toolURL(t, e.url), "-e", topic, "-r", "order.created",
 		"-H", "trace-id: abc-123", "-H", "tenant: grüße", "-b", "hello from amqp-publish")
-	c.waitFor(t, 1)
+	c.WaitAll(t, 1, wait)
 	mu.Lock()
 	defer mu.Unlock()
 	first, second := got[0], got[1]

@@ -83,7 +83,7 @@ func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
 			select {
 			case <-wait:
 			case <-ctx.Done():
-				return nil, 0, deadlineError("connect", ctx, last)
+				return nil, 0, classify.DeadlineError("connect", ctx, last)
 			}
 			c.mu.Lock()
 			ok := c.conn != nil && !c.conn.IsClosed()
@@ -92,8 +92,8 @@ func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
 			if ok || last == nil {
 				continue
 			}
-			if !retryable(last) {
-				return nil, 0, wrap("connect", last)
+			if !classify.Retryable(last) {
+				return nil, 0, classify.Wrap("connect", last)
 			}
 		default:
 			c.dialing = make(chan struct{})
@@ -124,16 +124,16 @@ func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
 				return conn, gen, nil
 			}
 			if ctx.Err() != nil {
-				return nil, 0, deadlineError("connect", ctx, err)
+				return nil, 0, classify.DeadlineError("connect", ctx, err)
 			}
-			if !retryable(err) {
-				return nil, 0, wrap("connect", err)
+			if !classify.Retryable(err) {
+				return nil, 0, classify.Wrap("connect", err)
 			}
 			last = err
 			c.cfg.logger.Warn("amqp: connecting failed; retrying", "role", c.role, "url", c.cfg.redacted, "err", err)
 		}
 		if !b.Wait(ctx) {
-			return nil, 0, deadlineError("connect", ctx, last)
+			return nil, 0, classify.DeadlineError("connect", ctx, last)
 		}
 	}
 }

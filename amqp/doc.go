@@ -6,7 +6,9 @@
 //
 //	pub, err := transport.OpenPublisher(ctx, "amqp://guest:guest@localhost:5672/?quorum=true")
 //
-// or, from Go, NewPublisher and NewSubscriber with Options. Services that
+// or, from Go, NewPublisher with PublisherOptions and NewSubscriber with
+// SubscriberOptions; an Option (connection, TLS, exchanges...) is both, and
+// an option of the other role does not compile. Services that
 // already hold an *amqp091.Connection hand it over with
 // NewPublisherFromConnection and NewSubscriberFromConnection; reconnecting it
 // is then their business.
@@ -26,8 +28,8 @@
 // A message is a publishing: Key is the routing key (WithRoutingKey to
 // choose another), Payload the body, ID the message_id property, Metadata
 // the headers (string values), and the publish time the timestamp property,
-// in whole seconds (WithTimestampMillis adds milliseconds in the
-// timestamp_in_ms header). On delivery, Message.As reaches the
+// in whole seconds, and the timestamp_in_ms header in milliseconds
+// (WithTimestampMillis, on by default). On delivery, Message.As reaches the
 // amqp091.Delivery. A delivery without message_id (from another producer)
 // gets an ID derived from it, the same on every redelivery: "sha256-" and
 // the first 16 bytes, in hex, of the SHA-256 of its exchange, routing key,

@@ -1,13 +1,13 @@
 package amqp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // errConfirmLost fails the messages whose channel closed before the broker
@@ -32,18 +32,8 @@ func errUnroutable(r amqp.Return) error {
 			transport.ErrNotConfirmed, r.Exchange, r.RoutingKey, r.ReplyCode, r.ReplyText))
 }
 
-// wrap classifies an amqp091-go or network error for the portable API; the
-// native error (*amqp.Error, *net.OpError...) stays reachable with errors.As.
-func wrap(op string, err error) error {
-	if err == nil || err == context.Canceled || err == context.DeadlineExceeded {
-		return err
-	}
-	var te *transport.Error
-	if errors.As(err, &te) {
-		return err
-	}
-	return transport.NewError(codeOf(err), op, err)
-}
+// classify is the backend's error plumbing (driver.Classifier) over codeOf.
+var classify = driver.Classifier(codeOf)
 
 func codeOf(err error) transport.Code {
 	var ae *amqp.Error
@@ -63,26 +53,4 @@ func codeOf(err error) transport.Code {
 		return transport.CodeUnavailable
 	}
 	return transport.CodeOf(err) // network errors, sentinels, context errors
-}
-
-// retryable reports whether a new connection or channel may succeed where
-// err failed.
-func retryable(err error) bool {
-	if err == context.Canceled || err == context.DeadlineExceeded {
-		return false
-	}
-	switch codeOf(err) {
-	case transport.CodeUnavailable, transport.CodeUnknown:
-		return true
-	}
-	return false
-}
-
-// deadlineError reports that ctx ended while the broker was failing: it
-// matches both the context error (errors.Is) and the broker's.
-func deadlineError(op string, ctx context.Context, last error) error {
-	if last == nil || errors.Is(last, ctx.Err()) {
-		return ctx.Err()
-	}
-	return transport.NewError(codeOf(last), op, fmt.Errorf("%w (last error: %w)", ctx.Err(), last))
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // cutter is a TCP proxy in front of the broker, run in the test process,
@@ -202,13 +203,13 @@ func TestSettleAfterConnectionLoss(t *testing.T) {
 	holding := make(chan struct{})
 	release := make(chan struct{})
 	var calls atomic.Int32
-	c := newCollector()
+	c := transporttest.NewCollector(nil)
 	s, err := sub.Subscribe(ctxFor(t), topic, func(ctx context.Context, m *transport.Message) error {
 		if calls.Add(1) == 1 {
 			close(holding)
 			<-release // the connection dies meanwhile
 		}
-		return c.handle(ctx, m)
+		return c.Handle(ctx, m)
 	}, transport.WithGroup(e.names.group()))
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +222,7 @@ func TestSettleAfterConnectionLoss(t *testing.T) {
 	<-holding
 	proxy.cut(t, 100*time.Millisecond)
 	close(release) // settles on the dead channel
-	got := c.waitFor(t, 2)
+	got := c.WaitAll(t, 2, wait)
 	for i, m := range got {
 		if m.ID != msg.ID {
 			t.Errorf("delivery %d has ID %s, want %s", i+1, m.ID, msg.ID)
@@ -243,8 +244,8 @@ func TestQueueDeletedUnderSubscription(t *testing.T) {
 	pub := e.publisher(t)
 	sub := e.subscriber(t, amqp.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond))
 	topic, group := e.names.topic(), e.names.group()
-	c := newCollector()
-	s, err := sub.Subscribe(ctxFor(t), topic, c.handle, transport.WithGroup(group))
+	c := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctxFor(t), topic, c.Handle, transport.WithGroup(group))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func TestQueueDeletedUnderSubscription(t *testing.T) {
 	if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("before")}); err != nil {
 		t.Fatal(err)
 	}
-	c.waitFor(t, 1)
+	c.WaitAll(t, 1, wait)
 	if err := e.admin.do(t, func(ch *amqp091.Channel) error {
 		_, err := ch.QueueDelete(amqp.DefaultQueueName(topic, group), false, false, false)
 		return err
@@ -265,14 +266,8 @@ func TestQueueDeletedUnderSubscription(t *testing.T) {
 		if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("after")}); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case <-c.more:
-		case <-time.After(50 * time.Millisecond):
-		}
-		c.mu.Lock()
-		got := len(c.msgs)
-		c.mu.Unlock()
-		if got >= 2 {
+		time.Sleep(50 * time.Millisecond)
+		if len(c.Messages()) >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/brokertest"
-	"github.com/brokerkit/brokerkit/transport"
 )
 
 const wait = 20 * time.Second
@@ -107,7 +106,7 @@ func newEnv(t testing.TB) *env {
 	return &env{url: url, admin: a, names: newNames(t, a)}
 }
 
-func (e *env) publisher(t testing.TB, opts ...amqp.Option) *amqp.Publisher {
+func (e *env) publisher(t testing.TB, opts ...amqp.PublisherOption) *amqp.Publisher {
 	t.Helper()
 	p, err := amqp.NewPublisher(e.url, opts...)
 	if err != nil {
@@ -117,9 +116,9 @@ func (e *env) publisher(t testing.TB, opts ...amqp.Option) *amqp.Publisher {
 	return p
 }
 
-func (e *env) subscriber(t testing.TB, opts ...amqp.Option) *amqp.Subscriber {
+func (e *env) subscriber(t testing.TB, opts ...amqp.SubscriberOption) *amqp.Subscriber {
 	t.Helper()
-	s, err := amqp.NewSubscriber(e.url, append([]amqp.Option{amqp.WithQueueName(e.names.queueName)}, opts...)...)
+	s, err := amqp.NewSubscriber(e.url, append([]amqp.SubscriberOption{amqp.WithQueueName(e.names.queueName)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,44 +130,4 @@ func ctxFor(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// collector gathers delivered messages.
-type collector struct {
-	mu   sync.Mutex
-	msgs []*transport.Message
-	more chan struct{}
-}
-
-func newCollector() *collector { return &collector{more: make(chan struct{}, 1)} }
-
-func (c *collector) handle(_ context.Context, m *transport.Message) error {
-	c.mu.Lock()
-	c.msgs = append(c.msgs, m)
-	c.mu.Unlock()
-	select {
-	case c.more <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// waitFor waits until n messages arrived and returns them.
-func (c *collector) waitFor(t testing.TB, n int) []*transport.Message {
-	t.Helper()
-	deadline := time.After(wait)
-	for {
-		c.mu.Lock()
-		got := len(c.msgs)
-		out := append([]*transport.Message(nil), c.msgs...)
-		c.mu.Unlock()
-		if got >= n {
-			return out
-		}
-		select {
-		case <-c.more:
-		case <-deadline:
-			t.Fatalf("got %d messages, want %d", got, n)
-		}
-	}
 }

@@ -11,6 +11,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // HeaderTimestampMillis carries the publish time in milliseconds, since the
@@ -32,7 +33,7 @@ const headerDeliveryCount = "x-delivery-count"
 func (c *config) checkMessages(topic string, msgs []*transport.Message) error {
 	for i, m := range msgs {
 		if m == nil {
-			continue // transport.Prepare names it
+			continue // driver.Prepare names it
 		}
 		if rk := c.routingKeyOf(topic, m); len(rk) > maxShortString {
 			return transport.Invalidf("amqp: message #%d: routing key of %d bytes, the limit is %d", i, len(rk), maxShortString)
@@ -161,7 +162,7 @@ func decode(topic string, d *amqp.Delivery) *transport.Message {
 	if m.ID == "" {
 		m.ID = derivedID(d)
 	}
-	transport.SetNative(m, d)
+	driver.SetNative(m, d)
 	return m
 }
 

@@ -11,10 +11,89 @@ import (
 	"github.com/brokerkit/brokerkit/transport"
 )
 
-// Option configures a Publisher or a Subscriber. Each option says which of
-// the two it applies to; the other ignores it. An invalid value makes the
-// constructor return an ErrInvalid error naming the option.
-type Option func(*config) error
+// Option configures what a Publisher and a Subscriber share: the
+// connection, TLS, logger, exchanges and queue names. It is both a
+// PublisherOption and a SubscriberOption.
+//
+// Options are typed by the role they configure, so that giving one to the
+// wrong constructor does not compile: NewPublisher and
+// NewPublisherFromConnection take PublisherOptions, NewSubscriber and
+// NewSubscriberFromConnection SubscriberOptions, and each option's
+// documentation ends with its role. An invalid value makes the constructor
+// return an ErrInvalid error naming the option; a nil option is an
+// ErrInvalid error too.
+type Option interface {
+	PublisherOption
+	SubscriberOption
+}
+
+// PublisherOption configures a Publisher: an Option, or one of the options
+// documented "Publisher" (WithRoutingKey, WithConfirms, WithMandatory,
+// WithTimestampMillis, WithPersistent, WithChannels, WithConfirmWindow,
+// WithMaxPayload).
+type PublisherOption interface {
+	apply(*config) error
+	publisherOption()
+}
+
+// SubscriberOption configures a Subscriber: an Option, or one of the
+// options documented "Subscriber" (WithBindingKey, WithQuorumQueues,
+// WithDeadLetterExchange, WithMessageTTL, WithMaxLength, WithQueueArgs,
+// WithDefaultPrefetch).
+type SubscriberOption interface {
+	apply(*config) error
+	subscriberOption()
+}
+
+// The three implementations, one per role. The marker methods are what keep
+// a publisher-only option out of NewSubscriber and the reverse.
+type (
+	option           func(*config) error
+	publisherOption  func(*config) error
+	subscriberOption func(*config) error
+)
+
+func (o option) apply(c *config) error           { return o(c) }
+func (option) publisherOption()                  {}
+func (option) subscriberOption()                 {}
+func (o publisherOption) apply(c *config) error  { return o(c) }
+func (publisherOption) publisherOption()         {}
+func (o subscriberOption) apply(c *config) error { return o(c) }
+func (subscriberOption) subscriberOption()       {}
+
+// applier is any of the three option interfaces.
+type applier interface{ apply(*config) error }
+
+// role is what a config is built for. The options ParseURL returns are
+// Options that apply only in the role they were meant for (see ParseURL);
+// anyRole applies them all, to check them.
+type role int
+
+const (
+	anyRole role = iota
+	publisherRole
+	subscriberRole
+)
+
+// forRole makes an option of one role an Option that the other role skips.
+func forRole(r role, o applier) Option {
+	return option(func(c *config) error {
+		if c.role != anyRole && c.role != r {
+			return nil
+		}
+		return o.apply(c)
+	})
+}
+
+// roleOptions hands Options to a constructor that takes one role's options.
+func roleOptions[O applier](opts []Option) []O {
+	out := make([]O, 0, len(opts))
+	for _, o := range opts {
+		ro, _ := any(o).(O) // a nil Option stays nil, for newConfig to refuse
+		out = append(out, ro)
+	}
+	return out
+}
 
 // Defaults, as documented on each option.
 const (
@@ -33,6 +112,7 @@ const (
 const maxShortString = 255
 
 type config struct {
+	role           role
 	dialURL        string // the broker URL without brokerkit's query options
 	redacted       string // the same, password replaced, for messages
 	connectTimeout time.Duration
@@ -69,8 +149,9 @@ type config struct {
 	prefetch int
 }
 
-func newConfig(opts []Option) (*config, error) {
+func newConfig[O applier](r role, opts []O) (*config, error) {
 	c := &config{
+		role:           r,
 		logger:         slog.New(slog.DiscardHandler),
 		connName:       DefaultConnectionName,
 		connectTimeout: DefaultConnectionTimeout,
@@ -84,12 +165,13 @@ func newConfig(opts []Option) (*config, error) {
 		channels:       DefaultChannels,
 		window:         DefaultConfirmWindow,
 		maxPayload:     DefaultMaxPayload,
+		stampMillis:    true,
 	}
 	for _, o := range opts {
-		if o == nil {
-			return nil, transport.Invalidf("amqp: nil Option")
+		if any(o) == nil {
+			return nil, transport.Invalidf("amqp: nil option")
 		}
-		if err := o(c); err != nil {
+		if err := o.apply(c); err != nil {
 			return nil, err
 		}
 	}
@@ -118,48 +200,48 @@ func DefaultQueueName(topic, group string) string {
 // parameters cacertfile, certfile, keyfile, server_name_indication.
 // Publisher and Subscriber.
 func WithTLS(cfg *tls.Config) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		if cfg == nil {
 			return transport.Invalidf("amqp: WithTLS: nil *tls.Config")
 		}
 		c.tls = cfg
 		return nil
-	}
+	})
 }
 
 // WithLogger logs reconnections and dropped settlements. Default: silent.
 // Publisher and Subscriber.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		if l == nil {
 			return transport.Invalidf("amqp: WithLogger: nil logger")
 		}
 		c.logger = l
 		return nil
-	}
+	})
 }
 
 // WithConnectionName sets the connection_name client property, which the
 // management UI and rabbitmqctl list_connections show. Default "brokerkit".
 // Publisher and Subscriber.
 func WithConnectionName(name string) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		c.connName = name
 		return nil
-	}
+	})
 }
 
 // WithReconnectBackoff bounds the wait between attempts to re-establish a
 // lost connection or channel: min, doubled per failed attempt, capped at
 // max. Default 100ms to 5s. Publisher and Subscriber.
 func WithReconnectBackoff(min, max time.Duration) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		if min <= 0 || max < min {
 			return transport.Invalidf("amqp: WithReconnectBackoff: need 0 < min <= max, got %v, %v", min, max)
 		}
 		c.reconnectMin, c.reconnectMax = min, max
 		return nil
-	}
+	})
 }
 
 // WithExchangeType sets the type of the exchanges declared for topics:
@@ -167,7 +249,7 @@ func WithReconnectBackoff(min, max time.Duration) Option {
 // Default "topic". With "direct", set WithBindingKey too, since "#" means
 // nothing special there. Publisher and Subscriber.
 func WithExchangeType(kind string) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		switch kind {
 		case amqp.ExchangeTopic, amqp.ExchangeDirect, amqp.ExchangeFanout, amqp.ExchangeHeaders:
 		default:
@@ -177,7 +259,7 @@ func WithExchangeType(kind string) Option {
 		}
 		c.exchangeType = kind
 		return nil
-	}
+	})
 }
 
 // WithExistingTopology uses the broker's exchanges and queues as they are,
@@ -188,68 +270,69 @@ func WithExchangeType(kind string) Option {
 // with WithBindingKey. Default: exchanges, queues and bindings are declared
 // (idempotently). Publisher and Subscriber.
 func WithExistingTopology() Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		c.existing = true
 		return nil
-	}
+	})
 }
 
 // WithQueueName sets the naming scheme of queues: name(topic, group) for a
 // group's queue, and name(topic, "") for a subscription without a group,
 // where "" asks for a server-named queue. Default DefaultQueueName:
-// "<topic>.<group>". Subscriber.
+// "<topic>.<group>". Publisher and Subscriber: a Publisher's GroupStats
+// and Purge find group queues by it.
 func WithQueueName(name func(topic, group string) string) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		if name == nil {
 			return transport.Invalidf("amqp: WithQueueName: nil function")
 		}
 		c.queueName = name
 		return nil
-	}
+	})
 }
 
 // WithBindingKey sets the binding key queues are bound to their topic's
 // exchange with. Default "#": every routing key reaches the queue of a topic
 // exchange. Subscriber.
-func WithBindingKey(key string) Option {
-	return func(c *config) error {
+func WithBindingKey(key string) SubscriberOption {
+	return subscriberOption(func(c *config) error {
 		if len(key) > maxShortString {
 			return transport.Invalidf("amqp: WithBindingKey: %d bytes, the limit is %d", len(key), maxShortString)
 		}
 		c.bindingKey = key
 		return nil
-	}
+	})
 }
 
 // WithRoutingKey sets how a message's routing key is chosen. Default: its
 // Key ("" for a message without one). Publisher.
-func WithRoutingKey(key func(topic string, m *transport.Message) string) Option {
-	return func(c *config) error {
+func WithRoutingKey(key func(topic string, m *transport.Message) string) PublisherOption {
+	return publisherOption(func(c *config) error {
 		if key == nil {
 			return transport.Invalidf("amqp: WithRoutingKey: nil function")
 		}
 		c.routingKey = key
 		return nil
-	}
+	})
 }
 
 // WithQuorumQueues declares group queues as quorum queues (x-queue-type
 // quorum): replicated, and with a delivery count, so Message.Attempt is
 // exact. Queues of subscriptions without a group stay classic, since a
 // quorum queue cannot be exclusive. Default: classic queues. Subscriber.
-func WithQuorumQueues() Option {
-	return func(c *config) error {
+func WithQuorumQueues() SubscriberOption {
+	return subscriberOption(func(c *config) error {
 		c.quorum = true
 		return nil
-	}
+	})
 }
 
 // WithDeadLetterExchange sets x-dead-letter-exchange on group queues, so that
 // messages that expire or overflow go to that exchange; routingKey, when
 // not empty, replaces their routing key (x-dead-letter-routing-key).
 // Default: none. Subscriber.
-func WithDeadLetterExchange(exchange, routingKey string) Option {
-	return func(c *config) error {
+func WithDeadLetterExchange(exchange, routingKey string) SubscriberOption {
+	return subscriberOption(func(c *config) error {
 		if len(exchange) > maxShortString || len(routingKey) > maxShortString {
 			return transport.Invalidf("amqp: WithDeadLetterExchange: names are limited to %d bytes", maxShortString)
 		}
@@ -259,55 +342,55 @@ func WithDeadLetterExchange(exchange, routingKey string) Option {
 			c.deadLetterRK = &routingKey
 		}
 		return nil
-	}
+	})
 }
 
 // WithMessageTTL sets x-message-ttl on group queues: messages older than d
 // are dropped, or dead-lettered. Millisecond resolution. Default: none.
 // Subscriber.
-func WithMessageTTL(d time.Duration) Option {
-	return func(c *config) error {
+func WithMessageTTL(d time.Duration) SubscriberOption {
+	return subscriberOption(func(c *config) error {
 		if d < time.Millisecond {
 			return transport.Invalidf("amqp: WithMessageTTL: %v is less than 1ms", d)
 		}
 		c.messageTTL = d
 		return nil
-	}
+	})
 }
 
 // WithMaxLength sets x-max-length on group queues: past n ready messages the
 // oldest are dropped, or dead-lettered. Default: none. Subscriber.
-func WithMaxLength(n int) Option {
-	return func(c *config) error {
+func WithMaxLength(n int) SubscriberOption {
+	return subscriberOption(func(c *config) error {
 		if n < 1 {
 			return transport.Invalidf("amqp: WithMaxLength: %d is less than 1", n)
 		}
 		c.maxLength = n
 		return nil
-	}
+	})
 }
 
 // WithQueueArgs adds arguments to the declaration of group queues (for
 // example "x-max-priority" or "x-queue-mode"); they override those set by
 // the options above. Default: none. Subscriber.
-func WithQueueArgs(args amqp.Table) Option {
-	return func(c *config) error {
+func WithQueueArgs(args amqp.Table) SubscriberOption {
+	return subscriberOption(func(c *config) error {
 		if err := args.Validate(); err != nil {
 			return transport.Invalidf("amqp: WithQueueArgs: %v", err)
 		}
 		c.queueArgs = args
 		return nil
-	}
+	})
 }
 
 // WithConfirms turns publisher confirms on or off. Off, Publish returns once
 // the messages are written to the socket: faster, and a message the broker
 // loses goes unnoticed. Default on. Publisher.
-func WithConfirms(on bool) Option {
-	return func(c *config) error {
+func WithConfirms(on bool) PublisherOption {
+	return publisherOption(func(c *config) error {
 		c.confirms = on
 		return nil
-	}
+	})
 }
 
 // WithMandatory publishes with the mandatory flag: a message that no queue
@@ -315,81 +398,82 @@ func WithConfirms(on bool) Option {
 // confirmed (ErrNotConfirmed, "unroutable"). It needs publisher confirms.
 // Default off: an unroutable message is confirmed and dropped by the
 // broker. Publisher.
-func WithMandatory(on bool) Option {
-	return func(c *config) error {
+func WithMandatory(on bool) PublisherOption {
+	return publisherOption(func(c *config) error {
 		c.mandatory = on
 		return nil
-	}
+	})
 }
 
 // WithTimestampMillis adds the publish time in milliseconds to every
 // message, in the timestamp_in_ms header (HeaderTimestampMillis), so that
 // Message.PublishedAt has milliseconds rather than the whole seconds of the
-// AMQP timestamp property. It costs a headers table on every message, which
-// amqp091-go and the broker pay for. Default off. Publisher.
-func WithTimestampMillis(on bool) Option {
-	return func(c *config) error {
+// AMQP timestamp property, and latencies measured from it are right. It
+// costs a headers table on every message, which amqp091-go and the broker
+// pay for; turn it off where nobody measures. Default on. Publisher.
+func WithTimestampMillis(on bool) PublisherOption {
+	return publisherOption(func(c *config) error {
 		c.stampMillis = on
 		return nil
-	}
+	})
 }
 
 // WithPersistent sets the delivery mode: persistent messages are written to
 // disk by durable queues and survive a broker restart. Default on. Publisher.
-func WithPersistent(on bool) Option {
-	return func(c *config) error {
+func WithPersistent(on bool) PublisherOption {
+	return publisherOption(func(c *config) error {
 		c.persistent = on
 		return nil
-	}
+	})
 }
 
 // WithChannels sets how many AMQP channels a Publisher publishes on, so that
 // concurrent Publish calls write at the same time. Default 8. Publisher.
-func WithChannels(n int) Option {
-	return func(c *config) error {
+func WithChannels(n int) PublisherOption {
+	return publisherOption(func(c *config) error {
 		if n < 1 {
 			return transport.Invalidf("amqp: WithChannels: %d is less than 1", n)
 		}
 		c.channels = n
 		return nil
-	}
+	})
 }
 
 // WithConfirmWindow bounds the messages published on one channel and not
 // yet confirmed; a Publish call waits for room. Default 1024. Publisher.
-func WithConfirmWindow(n int) Option {
-	return func(c *config) error {
+func WithConfirmWindow(n int) PublisherOption {
+	return publisherOption(func(c *config) error {
 		if n < 1 {
 			return transport.Invalidf("amqp: WithConfirmWindow: %d is less than 1", n)
 		}
 		c.window = n
 		return nil
-	}
+	})
 }
 
 // WithMaxPayload sets the largest payload Publish accepts; a larger one fails
 // with ErrTooLarge before anything is sent. Keep it at or below the broker's
 // max_message_size (128 MiB on RabbitMQ 3.x, 16 MiB from 4.0). Default
 // 16 MiB. Publisher.
-func WithMaxPayload(n int) Option {
-	return func(c *config) error {
+func WithMaxPayload(n int) PublisherOption {
+	return publisherOption(func(c *config) error {
 		if n < 1 {
 			return transport.Invalidf("amqp: WithMaxPayload: %d is less than 1", n)
 		}
 		c.maxPayload = n
 		return nil
-	}
+	})
 }
 
 // WithDefaultPrefetch sets the prefetch (basic.qos) of subscriptions that do
 // not set transport.WithPrefetch. Default: transport's, 2 × concurrency and
 // at least 8. Subscriber.
-func WithDefaultPrefetch(n int) Option {
-	return func(c *config) error {
+func WithDefaultPrefetch(n int) SubscriberOption {
+	return subscriberOption(func(c *config) error {
 		if n < 1 {
 			return transport.Invalidf("amqp: WithDefaultPrefetch: %d is less than 1", n)
 		}
 		c.prefetch = n
 		return nil
-	}
+	})
 }

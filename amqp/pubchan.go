@@ -101,13 +101,13 @@ func (s *slot) ready(ctx context.Context) error {
 	}
 	ch, err := conn.Channel()
 	if err != nil {
-		return wrap("open channel", err)
+		return classify.Wrap("open channel", err)
 	}
 	s.closes = ch.NotifyClose(make(chan *amqp.Error, 1))
 	if s.p.cfg.confirms {
 		if err := ch.Confirm(false); err != nil {
 			_ = ch.Close()
-			return wrap("confirm.select", err)
+			return classify.Wrap("confirm.select", err)
 		}
 	}
 	s.ch, s.gen = ch, gen

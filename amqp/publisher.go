@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // Publisher publishes to RabbitMQ exchanges, one per topic. It is safe for
@@ -37,7 +38,7 @@ type Publisher struct {
 // NewPublisher returns a publisher for an amqp:// or amqps:// URL (see
 // Scheme for the query options; opts given here override the URL's). It
 // connects lazily: the first Publish reaches the broker.
-func NewPublisher(rawURL string, opts ...Option) (*Publisher, error) {
+func NewPublisher(rawURL string, opts ...PublisherOption) (*Publisher, error) {
 	u, err := parseRaw(rawURL)
 	if err != nil {
 		return nil, err
@@ -46,7 +47,7 @@ func NewPublisher(rawURL string, opts ...Option) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newPublisher(dial, append(urlOpts, opts...))
+	return newPublisher(dial, append(roleOptions[PublisherOption](urlOpts), opts...))
 }
 
 // NewPublisherFromConnection returns a publisher on a connection the caller
@@ -54,11 +55,11 @@ func NewPublisher(rawURL string, opts ...Option) (*Publisher, error) {
 // channels it opened, never the connection; when the connection closes,
 // Publish fails until it is open again (amqp091-go's own Recovery, or
 // nothing): reconnecting is the owner's business.
-func NewPublisherFromConnection(conn *amqp.Connection, opts ...Option) (*Publisher, error) {
+func NewPublisherFromConnection(conn *amqp.Connection, opts ...PublisherOption) (*Publisher, error) {
 	if conn == nil {
 		return nil, transport.Invalidf("amqp: nil *amqp091.Connection")
 	}
-	cfg, err := newConfig(append(opts, adopt(conn)))
+	cfg, err := newConfig(publisherRole, append(opts, adopt(conn)))
 	if err != nil {
 		return nil, err
 	}
@@ -66,15 +67,15 @@ func NewPublisherFromConnection(conn *amqp.Connection, opts ...Option) (*Publish
 }
 
 func adopt(conn *amqp.Connection) Option {
-	return func(c *config) error {
+	return option(func(c *config) error {
 		c.adopted = conn
 		c.redacted = "adopted connection"
 		return nil
-	}
+	})
 }
 
-func newPublisher(dial *url.URL, opts []Option) (*Publisher, error) {
-	cfg, err := newURLConfig(dial, opts)
+func newPublisher(dial *url.URL, opts []PublisherOption) (*Publisher, error) {
+	cfg, err := newURLConfig(publisherRole, dial, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 	if err := p.cfg.checkMessages(topic, msgs); err != nil {
 		return err
 	}
-	if err := transport.Prepare(ctx, topic, msgs, p.cfg.maxPayload); err != nil {
+	if err := driver.Prepare(ctx, topic, msgs, p.cfg.maxPayload); err != nil {
 		return err
 	}
 	if len(msgs) == 0 {
@@ -184,10 +185,10 @@ func (p *Publisher) publishRound(ctx context.Context, topic string, msgs []*tran
 // without WithMandatory, where those written wait in outs for await.
 func (p *Publisher) write(ctx context.Context, s *slot, topic string, msgs []*transport.Message) (*call, []outMsg, error) {
 	if err := s.ready(ctx); err != nil {
-		return nil, nil, transport.FailFrom(msgs, 0, err)
+		return nil, nil, driver.FailFrom(msgs, 0, err)
 	}
 	if err := p.declare(s, topic); err != nil {
-		return nil, nil, transport.FailFrom(msgs, 0, err)
+		return nil, nil, driver.FailFrom(msgs, 0, err)
 	}
 	c := newCall(len(msgs))
 	outs := make([]outMsg, len(msgs))
@@ -221,7 +222,7 @@ func (p *Publisher) writeOne(ctx context.Context, s *slot, topic string, m *tran
 	key := p.cfg.routingKeyOf(topic, m)
 	if !p.cfg.confirms {
 		if err := s.ch.Publish(topic, key, p.cfg.mandatory, false, pub); err != nil {
-			return false, wrap("publish", err)
+			return false, classify.Wrap("publish", err)
 		}
 		c.settle(i, m.ID, nil)
 		return false, nil
@@ -235,7 +236,7 @@ func (p *Publisher) writeOne(ctx context.Context, s *slot, topic string, m *tran
 		dc, err := s.ch.PublishWithDeferredConfirm(topic, key, false, false, pub)
 		if err != nil {
 			<-s.window
-			return false, wrap("publish", err)
+			return false, classify.Wrap("publish", err)
 		}
 		*out = outMsg{call: c, index: i, id: m.ID, dc: dc}
 		return false, nil
@@ -249,7 +250,7 @@ func (p *Publisher) writeOne(ctx context.Context, s *slot, topic string, m *tran
 		return false, errNotSent
 	}
 	if err := s.ch.Publish(topic, key, p.cfg.mandatory, false, pub); err != nil {
-		err = wrap("publish", err)
+		err = classify.Wrap("publish", err)
 		if st.unadd(out) {
 			<-s.window
 			return false, err

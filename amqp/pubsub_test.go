@@ -12,6 +12,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 func TestPublishSubscribe(t *testing.T) {
@@ -20,12 +21,12 @@ func TestPublishSubscribe(t *testing.T) {
 	for _, group := range []string{"", e.names.group()} {
 		t.Run(fmt.Sprintf("group=%q", group), func(t *testing.T) {
 			topic := e.names.topic()
-			c := newCollector()
+			c := transporttest.NewCollector(nil)
 			var opts []transport.SubscribeOption
 			if group != "" {
 				opts = append(opts, transport.WithGroup(group))
 			}
-			s, err := sub.Subscribe(ctxFor(t), topic, c.handle, opts...)
+			s, err := sub.Subscribe(ctxFor(t), topic, c.Handle, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +38,7 @@ func TestPublishSubscribe(t *testing.T) {
 			if err := pub.Publish(ctxFor(t), topic, msgs...); err != nil {
 				t.Fatal(err)
 			}
-			got := c.waitFor(t, 2)
+			got := c.WaitAll(t, 2, wait)
 			byID := map[string]*transport.Message{}
 			for _, m := range got {
 				byID[m.ID] = m
@@ -82,8 +83,8 @@ func TestMandatoryUnroutable(t *testing.T) {
 
 	// Once a queue is bound, the same publisher delivers.
 	sub := e.subscriber(t)
-	c := newCollector()
-	s, err := sub.Subscribe(ctxFor(t), topic, c.handle)
+	c := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctxFor(t), topic, c.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestMandatoryUnroutable(t *testing.T) {
 	if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("c")}); err != nil {
 		t.Fatalf("routable message: %v", err)
 	}
-	c.waitFor(t, 1)
+	c.WaitAll(t, 1, wait)
 }
 
 // TestTimestampMillis: with WithTimestampMillis the publish time travels in
@@ -102,8 +103,8 @@ func TestTimestampMillis(t *testing.T) {
 		t.Run(fmt.Sprint("millis=", millis), func(t *testing.T) {
 			topic := e.names.topic()
 			pub, sub := e.publisher(t, amqp.WithTimestampMillis(millis)), e.subscriber(t)
-			c := newCollector()
-			s, err := sub.Subscribe(ctxFor(t), topic, c.handle)
+			c := transporttest.NewCollector(nil)
+			s, err := sub.Subscribe(ctxFor(t), topic, c.Handle)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +113,7 @@ func TestTimestampMillis(t *testing.T) {
 			if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("t")}); err != nil {
 				t.Fatal(err)
 			}
-			got := c.waitFor(t, 1)[0]
+			got := c.WaitAll(t, 1, wait)[0]
 			var d amqp091.Delivery
 			got.As(&d)
 			ms, ok := d.Headers[amqp.HeaderTimestampMillis].(int64)
@@ -137,18 +138,18 @@ func TestPublishLargerThanConfirmWindow(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct {
 		name   string
-		opts   []amqp.Option
+		opts   []amqp.PublisherOption
 		window int
 		n      int
 	}{
 		{"default window", nil, amqp.DefaultConfirmWindow, amqp.DefaultConfirmWindow + 1},
-		{"window 64", []amqp.Option{amqp.WithConfirmWindow(64)}, 64, 1000},
+		{"window 64", []amqp.PublisherOption{amqp.WithConfirmWindow(64)}, 64, 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pub, sub := e.publisher(t, tc.opts...), e.subscriber(t)
 			topic := e.names.topic()
-			c := newCollector()
-			s, err := sub.Subscribe(ctxFor(t), topic, c.handle, transport.WithGroup(e.names.group()), transport.WithConcurrency(8))
+			c := transporttest.NewCollector(nil)
+			s, err := sub.Subscribe(ctxFor(t), topic, c.Handle, transport.WithGroup(e.names.group()), transport.WithConcurrency(8))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +164,7 @@ func TestPublishLargerThanConfirmWindow(t *testing.T) {
 				t.Fatalf("Publish of %d messages with a window of %d: %v", tc.n, tc.window, err)
 			}
 			got := map[string]bool{}
-			for _, m := range c.waitFor(t, tc.n) {
+			for _, m := range c.WaitAll(t, tc.n, wait) {
 				got[string(m.Payload)] = true
 			}
 			if len(got) != tc.n {
@@ -179,8 +180,8 @@ func TestWellKnownMetadataAsProperties(t *testing.T) {
 	e := newEnv(t)
 	pub, sub := e.publisher(t), e.subscriber(t)
 	topic := e.names.topic()
-	c := newCollector()
-	s, err := sub.Subscribe(ctxFor(t), topic, c.handle, transport.WithGroup(e.names.group()))
+	c := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctxFor(t), topic, c.Handle, transport.WithGroup(e.names.group()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestWellKnownMetadataAsProperties(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := c.waitFor(t, 1)[0]
+	got := c.WaitAll(t, 1, wait)[0]
 	want := transport.Metadata{
 		transport.MetaContentType: "application/json", transport.MetaContentEncoding: "gzip",
 		transport.MetaCorrelationID: "conv-1", transport.MetaReplyTo: "replies.client-1",

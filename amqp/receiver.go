@@ -8,9 +8,10 @@ import (
 
 	"github.com/brokerkit/brokerkit/internal/backoff"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
-// receiver is the transport.Receiver of one subscription: a consumer on its
+// receiver is the driver.Receiver of one subscription: a consumer on its
 // own channel. Receive, start and Close run on one goroutine at a time (the
 // dispatcher's intake, before and after it); Settle runs on any, and only
 // touches the delivery's own channel.
@@ -18,7 +19,7 @@ type receiver struct {
 	s     *Subscriber
 	topic string
 	q     queueSpec
-	cfg   transport.SubscribeConfig
+	cfg   driver.SubscribeConfig
 	tag   string // consumer tag
 
 	ch         *amqp.Channel
@@ -36,7 +37,7 @@ type receiver struct {
 // to another member and never come back.
 const maxTracked = 10000
 
-func newReceiver(s *Subscriber, topic string, q queueSpec, cfg transport.SubscribeConfig) *receiver {
+func newReceiver(s *Subscriber, topic string, q queueSpec, cfg driver.SubscribeConfig) *receiver {
 	return &receiver{s: s, topic: topic, q: q, cfg: cfg, tag: "brokerkit-" + transport.NewID()}
 }
 
@@ -58,14 +59,14 @@ func (r *receiver) reconnect(ctx context.Context) error {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return deadlineError("subscribe", ctx, err)
+			return classify.DeadlineError("subscribe", ctx, err)
 		}
-		if !retryable(err) {
-			return wrap("subscribe", err)
+		if !classify.Retryable(err) {
+			return classify.Wrap("subscribe", err)
 		}
 		r.s.cfg.logger.Warn("amqp: subscribing failed; retrying", "topic", r.topic, "queue", r.q.name, "err", err)
 		if !b.Wait(ctx) {
-			return deadlineError("subscribe", ctx, err)
+			return classify.DeadlineError("subscribe", ctx, err)
 		}
 	}
 }
@@ -80,14 +81,14 @@ func (r *receiver) consume(ctx context.Context) error {
 	}
 	ch, err := conn.Channel()
 	if err != nil {
-		return wrap("open channel", err)
+		return classify.Wrap("open channel", err)
 	}
 	fail := func(err error) error {
 		_ = ch.Close()
 		return err
 	}
 	if err := ch.Qos(r.cfg.Prefetch, 0, false); err != nil {
-		return fail(wrap("basic.qos", err))
+		return fail(classify.Wrap("basic.qos", err))
 	}
 	if err := r.s.cfg.declareExchange(ch, r.topic); err != nil {
 		return fail(err)
@@ -98,7 +99,7 @@ func (r *receiver) consume(ctx context.Context) error {
 	}
 	deliveries, err := ch.Consume(queue, r.tag, false, false, false, false, nil)
 	if err != nil {
-		return fail(wrap("basic.consume", err))
+		return fail(classify.Wrap("basic.consume", err))
 	}
 	r.ch, r.deliveries, r.queue = ch, deliveries, queue
 	return nil
@@ -107,11 +108,11 @@ func (r *receiver) consume(ctx context.Context) error {
 // Receive returns the next delivery. When the channel or the connection is
 // lost it sets the consumer up again, declaring the topology anew, and goes
 // on; the deliveries that were not acked come again from the broker.
-func (r *receiver) Receive(ctx context.Context) (*transport.Message, error) {
+func (r *receiver) Receive(ctx context.Context) (driver.Delivery, error) {
 	for {
 		if r.deliveries == nil {
 			if err := r.reconnect(ctx); err != nil {
-				return nil, err
+				return driver.Delivery{}, err
 			}
 			r.s.cfg.logger.Info("amqp: subscription resumed", "topic", r.topic, "queue", r.queue)
 		}
@@ -127,10 +128,10 @@ func (r *receiver) Receive(ctx context.Context) (*transport.Message, error) {
 			if d.Redelivered {
 				r.countAttempt(m, native)
 			}
-			return m, nil
+			return driver.Delivery{Message: m, Token: native}, nil
 		case <-ctx.Done():
 			r.cancel()
-			return nil, ctx.Err()
+			return driver.Delivery{}, ctx.Err()
 		}
 	}
 }
@@ -160,11 +161,8 @@ func (r *receiver) cancel() {
 // broker delivers it again. A delivery whose channel closed is dropped: its
 // delivery tag meant something only on that channel, and the broker
 // redelivers it anyway.
-func (r *receiver) Settle(m *transport.Message, err error) {
-	d, _ := transport.Native(m).(*amqp.Delivery)
-	if d == nil {
-		return
-	}
+func (r *receiver) Settle(dl driver.Delivery, err error) {
+	d, m := dl.Token.(*amqp.Delivery), dl.Message
 	if err != nil {
 		r.remember(m.ID, m.Attempt)
 	}
@@ -231,4 +229,4 @@ func (r *receiver) forget(id string) {
 	r.mu.Unlock()
 }
 
-var _ transport.Receiver = (*receiver)(nil)
+var _ driver.Receiver = (*receiver)(nil)

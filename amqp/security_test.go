@@ -5,7 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
+	"log"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,6 +20,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // lockedBuffer is a log sink safe for concurrent writes.
@@ -154,14 +159,14 @@ func TestAdoptedConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	topic := e.names.topic()
-	c := newCollector()
-	if _, err := sub.Subscribe(ctxFor(t), topic, c.handle, transport.WithGroup(e.names.group())); err != nil {
+	c := transporttest.NewCollector(nil)
+	if _, err := sub.Subscribe(ctxFor(t), topic, c.Handle, transport.WithGroup(e.names.group())); err != nil {
 		t.Fatal(err)
 	}
 	if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("adopted")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.waitFor(t, 1); string(got[0].Payload) != "adopted" {
+	if got := c.WaitAll(t, 1, wait); string(got[0].Payload) != "adopted" {
 		t.Errorf("payload %q", got[0].Payload)
 	}
 	pub.Close()
@@ -174,5 +179,42 @@ func TestAdoptedConnection(t *testing.T) {
 	}
 	if _, err := amqp.NewSubscriberFromConnection(nil); !errors.Is(err, transport.ErrInvalid) {
 		t.Errorf("nil connection: %v, want ErrInvalid", err)
+	}
+}
+
+// TestCertificateRefused: a broker whose certificate fails verification is
+// refused at once with a permanent ErrUnauthorized, on publish and on
+// subscribe, not retried as an outage until the context ends.
+func TestCertificateRefused(t *testing.T) {
+	// Any TLS listener serves: the client gives up in the handshake. This
+	// one's certificate is signed by nobody the client trusts.
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
+	srv.StartTLS()
+	defer srv.Close()
+	u := "amqps://guest:cert-s3cret@" + srv.Listener.Addr().String() + "/"
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+
+	pub, err := amqp.NewPublisher(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	err = pub.Publish(ctx, "t", &transport.Message{})
+	if !errors.Is(err, transport.ErrUnauthorized) || transport.Retryable(err) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("publish: %v, want a permanent ErrUnauthorized before the deadline", err)
+	}
+	sub, err := amqp.NewSubscriber(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	_, err = sub.Subscribe(ctx, "t", func(context.Context, *transport.Message) error { return nil })
+	if !errors.Is(err, transport.ErrUnauthorized) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("subscribe: %v, want ErrUnauthorized before the deadline", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "cert-s3cret") {
+		t.Errorf("the error shows the password: %v", err)
 	}
 }

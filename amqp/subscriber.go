@@ -7,6 +7,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // Subscriber opens subscriptions to RabbitMQ topics, each on its own channel
@@ -14,13 +15,13 @@ import (
 type Subscriber struct {
 	cfg  *config
 	conn *connector
-	subs transport.Subscriptions
+	subs driver.Subscriptions
 }
 
 // NewSubscriber returns a subscriber for an amqp:// or amqps:// URL (see
 // Scheme for the query options; opts given here override the URL's). It
 // connects lazily: the first Subscribe reaches the broker.
-func NewSubscriber(rawURL string, opts ...Option) (*Subscriber, error) {
+func NewSubscriber(rawURL string, opts ...SubscriberOption) (*Subscriber, error) {
 	u, err := parseRaw(rawURL)
 	if err != nil {
 		return nil, err
@@ -29,7 +30,7 @@ func NewSubscriber(rawURL string, opts ...Option) (*Subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSubscriber(dial, append(urlOpts, opts...))
+	return newSubscriber(dial, append(roleOptions[SubscriberOption](urlOpts), opts...))
 }
 
 // NewSubscriberFromConnection returns a subscriber on a connection the
@@ -37,19 +38,19 @@ func NewSubscriber(rawURL string, opts ...Option) (*Subscriber, error) {
 // connection. When the connection closes, subscriptions wait for it to be
 // open again (amqp091-go's own Recovery, or nothing), and then resume:
 // reconnecting is the owner's business.
-func NewSubscriberFromConnection(conn *amqp.Connection, opts ...Option) (*Subscriber, error) {
+func NewSubscriberFromConnection(conn *amqp.Connection, opts ...SubscriberOption) (*Subscriber, error) {
 	if conn == nil {
 		return nil, transport.Invalidf("amqp: nil *amqp091.Connection")
 	}
-	cfg, err := newConfig(append(opts, adopt(conn)))
+	cfg, err := newConfig(subscriberRole, append(opts, adopt(conn)))
 	if err != nil {
 		return nil, err
 	}
 	return &Subscriber{cfg: cfg, conn: newConnector(cfg, "subscriber")}, nil
 }
 
-func newSubscriber(dial *url.URL, opts []Option) (*Subscriber, error) {
-	cfg, err := newURLConfig(dial, opts)
+func newSubscriber(dial *url.URL, opts []SubscriberOption) (*Subscriber, error) {
+	cfg, err := newURLConfig(subscriberRole, dial, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -68,38 +69,29 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string, h transport.Ha
 		// The URL's default comes first, so that the caller's WithPrefetch wins.
 		opts = append([]transport.SubscribeOption{transport.WithPrefetch(s.cfg.prefetch)}, opts...)
 	}
-	cfg, err := transport.PrepareSubscribe(ctx, topic, h, opts)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Start == transport.StartOldest {
-		// A queue holds what was routed to it since it was bound; there is
-		// no log to start from, and silently starting from now would lie.
-		return nil, transport.Invalidf("amqp: WithStart(StartOldest) is not supported: a RabbitMQ queue keeps no history from before it was bound")
-	}
-	if cfg.Prefetch > 65535 {
-		return nil, transport.Invalidf("amqp: prefetch %d: basic.qos takes at most 65535", cfg.Prefetch)
-	}
 	if err := checkName(topic); err != nil {
 		return nil, err
 	}
-	q, err := s.cfg.queueFor(topic, cfg.Group)
-	if err != nil {
-		return nil, err
-	}
-	if s.subs.Closed() {
-		return nil, transport.ErrClosed
-	}
-	r := newReceiver(s, topic, q, cfg)
-	if err := r.start(ctx); err != nil {
-		r.Close()
-		return nil, err
-	}
-	sub := transport.Serve(ctx, r, h, cfg)
-	if err := s.subs.Add(sub); err != nil {
-		return nil, err
-	}
-	return sub, nil
+	return driver.Subscribe(ctx, &s.subs, topic, h, opts, func(ctx context.Context, cfg driver.SubscribeConfig) (driver.Receiver, error) {
+		if cfg.StartOldest {
+			// A queue holds what was routed to it since it was bound; there
+			// is no log to start from, and silently starting from now would lie.
+			return nil, driver.ErrNoLog("RabbitMQ")
+		}
+		if cfg.Prefetch > 65535 {
+			return nil, transport.Invalidf("amqp: prefetch %d: basic.qos takes at most 65535", cfg.Prefetch)
+		}
+		q, err := s.cfg.queueFor(topic, cfg.Group)
+		if err != nil {
+			return nil, err
+		}
+		r := newReceiver(s, topic, q, cfg)
+		if err := r.start(ctx); err != nil {
+			r.Close()
+			return nil, err
+		}
+		return r, nil
+	})
 }
 
 // Close closes every subscription (each drains, acks what finished and

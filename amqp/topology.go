@@ -7,13 +7,14 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // checkName rejects a topic that cannot name an exchange: empty (the
 // default exchange is not a topic), longer than AMQP's 255 bytes, or in the
 // "amq." namespace, which RabbitMQ reserves.
 func checkName(topic string) error {
-	if err := transport.CheckTopic(topic); err != nil {
+	if err := driver.CheckTopic(topic); err != nil {
 		return err
 	}
 	if len(topic) > maxShortString {
@@ -42,7 +43,7 @@ func (c *config) declareExchange(ch *amqp.Channel, topic string) error {
 		err = ch.ExchangeDeclare(topic, c.exchangeType, true, false, false, false, nil)
 	}
 	if err != nil {
-		return wrap("declare exchange", fmt.Errorf("exchange %q: %w", topic, err))
+		return classify.Wrap("declare exchange", fmt.Errorf("exchange %q: %w", topic, err))
 	}
 	return nil
 }
@@ -115,11 +116,11 @@ func (c *config) declareQueue(ch *amqp.Channel, topic string, q queueSpec) (stri
 		decl, err = ch.QueueDeclare(q.name, true, false, false, false, c.groupArgs())
 	}
 	if err != nil {
-		return "", wrap("declare queue", fmt.Errorf("queue %q: %w", q.name, err))
+		return "", classify.Wrap("declare queue", fmt.Errorf("queue %q: %w", q.name, err))
 	}
 	if q.bind {
 		if err := ch.QueueBind(decl.Name, c.bindingKey, topic, false, nil); err != nil {
-			return "", wrap("bind queue", fmt.Errorf("queue %q to exchange %q with key %q: %w",
+			return "", classify.Wrap("bind queue", fmt.Errorf("queue %q to exchange %q with key %q: %w",
 				decl.Name, topic, c.bindingKey, err))
 		}
 	}

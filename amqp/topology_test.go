@@ -12,6 +12,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // TestQueueArguments: the queue options reach the group's queue: declaring
@@ -27,7 +28,7 @@ func TestQueueArguments(t *testing.T) {
 		amqp.WithMaxLength(1000),
 		amqp.WithQueueArgs(amqp091.Table{"x-delivery-limit": int64(5)}),
 	)
-	s, err := sub.Subscribe(ctxFor(t), topic, newCollector().handle, transport.WithGroup(group))
+	s, err := sub.Subscribe(ctxFor(t), topic, transporttest.NewCollector(nil).Handle, transport.WithGroup(group))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestQueueArguments(t *testing.T) {
 
 	// A subscriber whose options disagree with the queue gets ErrInvalid.
 	other := e.subscriber(t)
-	_, err = other.Subscribe(ctxFor(t), topic, newCollector().handle, transport.WithGroup(group))
+	_, err = other.Subscribe(ctxFor(t), topic, transporttest.NewCollector(nil).Handle, transport.WithGroup(group))
 	if !errors.Is(err, transport.ErrInvalid) {
 		t.Errorf("subscribing with other queue arguments: %v, want ErrInvalid (PRECONDITION_FAILED)", err)
 	}
@@ -73,7 +74,7 @@ func TestQuorumAttempts(t *testing.T) {
 		mu       sync.Mutex
 		attempts []int
 	)
-	c := newCollector()
+	c := transporttest.NewCollector(nil)
 	s, err := sub.Subscribe(ctxFor(t), topic, func(ctx context.Context, m *transport.Message) error {
 		mu.Lock()
 		attempts = append(attempts, m.Attempt)
@@ -81,7 +82,7 @@ func TestQuorumAttempts(t *testing.T) {
 		if m.Attempt < 4 {
 			return errors.New("again")
 		}
-		return c.handle(ctx, m)
+		return c.Handle(ctx, m)
 	}, transport.WithGroup(e.names.group()), transport.WithBackoff(time.Millisecond, time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func TestQuorumAttempts(t *testing.T) {
 	if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	got := c.waitFor(t, 1)
+	got := c.WaitAll(t, 1, wait)
 	var d amqp091.Delivery
 	if !got[0].As(&d) || d.Headers["x-delivery-count"] == nil {
 		t.Errorf("the last delivery has no x-delivery-count header: %v", d.Headers)
@@ -120,13 +121,13 @@ func TestExistingTopology(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	opts := []amqp.Option{amqp.WithExistingTopology(), amqp.WithExchangeType("direct")}
-	pub := e.publisher(t, append(opts, amqp.WithRoutingKey(func(_ string, m *transport.Message) string {
+	existing, direct := amqp.WithExistingTopology(), amqp.WithExchangeType("direct")
+	pub := e.publisher(t, existing, direct, amqp.WithRoutingKey(func(_ string, m *transport.Message) string {
 		return m.Metadata.Get("event")
-	}))...)
-	sub := e.subscriber(t, append(opts, amqp.WithQueueName(func(string, string) string { return queue }))...)
-	c := newCollector()
-	s, err := sub.Subscribe(ctxFor(t), exchange, c.handle, transport.WithGroup("any"))
+	}))
+	sub := e.subscriber(t, existing, direct, amqp.WithQueueName(func(string, string) string { return queue }))
+	c := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctxFor(t), exchange, c.Handle, transport.WithGroup("any"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestExistingTopology(t *testing.T) {
 	if err := pub.Publish(ctxFor(t), exchange, msg); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.waitFor(t, 1); got[0].Key != "order.created" || string(got[0].Payload) != "legacy" {
+	if got := c.WaitAll(t, 1, wait); got[0].Key != "order.created" || string(got[0].Payload) != "legacy" {
 		t.Errorf("got key %q payload %q", got[0].Key, got[0].Payload)
 	}
 
@@ -146,8 +147,8 @@ func TestExistingTopology(t *testing.T) {
 	if err := pub.Publish(ctxFor(t), exchange, msg); err != nil {
 		t.Errorf("the publisher did not recover from the missing exchange: %v", err)
 	}
-	other := e.subscriber(t, append(opts, amqp.WithQueueName(func(string, string) string { return "no-such-queue-" + missing }))...)
-	if _, err := other.Subscribe(ctxFor(t), exchange, c.handle, transport.WithGroup("any")); !errors.Is(err, transport.ErrNotFound) {
+	other := e.subscriber(t, existing, direct, amqp.WithQueueName(func(string, string) string { return "no-such-queue-" + missing }))
+	if _, err := other.Subscribe(ctxFor(t), exchange, c.Handle, transport.WithGroup("any")); !errors.Is(err, transport.ErrNotFound) {
 		t.Errorf("subscribing to a missing queue: %v, want ErrNotFound", err)
 	}
 }
@@ -181,8 +182,8 @@ func TestConfirmsOff(t *testing.T) {
 	e := newEnv(t)
 	topic := e.names.topic()
 	pub, sub := e.publisher(t, amqp.WithConfirms(false), amqp.WithPersistent(false)), e.subscriber(t)
-	c := newCollector()
-	s, err := sub.Subscribe(ctxFor(t), topic, c.handle)
+	c := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctxFor(t), topic, c.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestConfirmsOff(t *testing.T) {
 	if err := pub.Publish(ctxFor(t), topic, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	got := c.waitFor(t, len(msgs))
+	got := c.WaitAll(t, len(msgs), wait)
 	var d amqp091.Delivery
 	if !got[0].As(&d) || d.DeliveryMode != amqp091.Transient {
 		t.Errorf("delivery mode %d, want transient", d.DeliveryMode)

@@ -8,6 +8,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // The URL schemes this package registers:
@@ -17,7 +18,8 @@ import (
 //
 // The path is the vhost ("/" is the default vhost; "/%2f" also names it).
 // Query options (unknown ones are an error), each the same as the option
-// named after it:
+// named after it. One URL serves both ends: an option of the other role
+// (confirms for a Subscriber) is checked, then not applied (see ParseURL).
 //
 //	exchange_type=topic|direct|fanout|headers|x-...   WithExchangeType
 //	existing=true                      WithExistingTopology
@@ -30,7 +32,7 @@ import (
 //	confirms=false                     WithConfirms
 //	mandatory=true                     WithMandatory
 //	persistent=false                   WithPersistent
-//	timestamp_ms=true                  WithTimestampMillis
+//	timestamp_ms=false                 WithTimestampMillis (default true)
 //	channels=N                         WithChannels
 //	confirm_window=N                   WithConfirmWindow
 //	max_payload=N                      WithMaxPayload
@@ -59,28 +61,41 @@ func init() {
 
 type opener struct{}
 
-func (opener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher, error) {
+func (opener) OpenPublisher(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Publisher, error) {
 	dial, opts, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return newPublisher(dial, opts)
+	return newPublisher(dial, roleOptions[PublisherOption](withOpenConfig(opts, o)))
 }
 
-func (opener) OpenSubscriber(_ context.Context, u *url.URL) (transport.Subscriber, error) {
+func (opener) OpenSubscriber(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Subscriber, error) {
 	dial, opts, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return newSubscriber(dial, opts)
+	return newSubscriber(dial, roleOptions[SubscriberOption](withOpenConfig(opts, o)))
+}
+
+func withOpenConfig(opts []Option, o transport.OpenConfig) []Option {
+	if o.Logger != nil {
+		opts = append(opts, WithLogger(o.Logger))
+	}
+	return opts
 }
 
 // ParseURL reads an amqp:// or amqps:// URL into the URL amqp091-go dials
 // (without brokerkit's options) and the options its query string sets.
 // Errors name the problem and show the URL with its password redacted.
+//
+// The options serve either role, so that one URL can configure both ends,
+// as transport.OpenPublisher and transport.OpenSubscriber do: each is the
+// option named in Scheme's list, and one meant for the other role
+// (confirms= for a Subscriber, quorum= for a Publisher) is checked here,
+// then not applied to this role rather than refused.
 func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 	fail := func(format string, args ...any) error {
-		return transport.Invalidf("amqp: URL %s: "+format, append([]any{transport.Redact(u)}, args...)...)
+		return transport.Invalidf("amqp: URL %s: "+format, append([]any{u.Redacted()}, args...)...)
 	}
 	if u.Scheme != Scheme && u.Scheme != SchemeTLS {
 		return nil, nil, fail("scheme is %q, want %q or %q", u.Scheme, Scheme, SchemeTLS)
@@ -89,9 +104,11 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 		return nil, nil, fail("want %s://host..., with two slashes", u.Scheme)
 	}
 
-	q := transport.NewQuery(u)
+	q := driver.NewQuery(u)
 	var opts []Option
 	add := func(o Option) { opts = append(opts, o) }
+	addPub := func(o PublisherOption) { add(forRole(publisherRole, o)) }
+	addSub := func(o SubscriberOption) { add(forRole(subscriberRole, o)) }
 
 	if s := q.String("exchange_type", ""); s != "" {
 		add(WithExchangeType(s))
@@ -100,45 +117,54 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 		add(WithExistingTopology())
 	}
 	if q.Has("binding_key") {
-		add(WithBindingKey(q.String("binding_key", "")))
+		addSub(WithBindingKey(q.String("binding_key", "")))
 	}
 	if q.Bool("quorum", false) {
-		add(WithQuorumQueues())
+		addSub(WithQuorumQueues())
 	}
 	if dlx := q.String("dead_letter_exchange", ""); dlx != "" {
-		add(WithDeadLetterExchange(dlx, q.String("dead_letter_routing_key", "")))
+		addSub(WithDeadLetterExchange(dlx, q.String("dead_letter_routing_key", "")))
 	} else if q.Has("dead_letter_routing_key") {
 		q.Fail("dead_letter_routing_key needs dead_letter_exchange")
 	}
 	if q.Has("message_ttl") {
-		add(WithMessageTTL(q.Duration("message_ttl", 0)))
+		addSub(WithMessageTTL(q.Duration("message_ttl", 0)))
 	}
 	for _, b := range []struct {
 		key string
 		def bool
-		opt func(bool) Option
+		opt func(bool) PublisherOption
 	}{
 		{"confirms", true, WithConfirms},
 		{"mandatory", false, WithMandatory},
 		{"persistent", true, WithPersistent},
-		{"timestamp_ms", false, WithTimestampMillis},
+		{"timestamp_ms", true, WithTimestampMillis},
 	} {
 		if q.Has(b.key) {
-			add(b.opt(q.Bool(b.key, b.def)))
+			addPub(b.opt(q.Bool(b.key, b.def)))
 		}
 	}
 	for _, o := range []struct {
 		key string
-		opt func(int) Option
+		opt func(int) PublisherOption
 	}{
-		{"max_length", WithMaxLength},
 		{"channels", WithChannels},
 		{"confirm_window", WithConfirmWindow},
 		{"max_payload", WithMaxPayload},
+	} {
+		if q.Has(o.key) {
+			addPub(o.opt(q.Int(o.key, 0)))
+		}
+	}
+	for _, o := range []struct {
+		key string
+		opt func(int) SubscriberOption
+	}{
+		{"max_length", WithMaxLength},
 		{"prefetch", WithDefaultPrefetch},
 	} {
 		if q.Has(o.key) {
-			add(o.opt(q.Int(o.key, 0)))
+			addSub(o.opt(q.Int(o.key, 0)))
 		}
 	}
 	if q.Has("connection_name") {
@@ -165,7 +191,7 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 	}
 	// Apply everything once, so that a bad value is reported now, by the
 	// URL, rather than at the first connection.
-	if _, err := newURLConfig(&dial, opts); err != nil {
+	if _, err := newURLConfig(anyRole, &dial, opts); err != nil {
 		return nil, nil, fail("%v", err)
 	}
 	return &dial, opts, nil
@@ -173,15 +199,15 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 
 // newURLConfig builds the configuration for a broker URL: it checks the URL
 // with amqp091-go's parser and reads its connection timeout.
-func newURLConfig(u *url.URL, opts []Option) (*config, error) {
-	cfg, err := newConfig(opts)
+func newURLConfig[O applier](r role, u *url.URL, opts []O) (*config, error) {
+	cfg, err := newConfig(r, opts)
 	if err != nil {
 		return nil, err
 	}
 	uri, err := amqp.ParseURI(u.String())
 	if err != nil {
 		// Its errors quote parameters, never the user information.
-		return nil, transport.Invalidf("amqp: URL %s: %v", transport.Redact(u), err)
+		return nil, transport.Invalidf("amqp: URL %s: %v", u.Redacted(), err)
 	}
 	if uri.ConnectionTimeout > 0 {
 		cfg.connectTimeout = time.Duration(uri.ConnectionTimeout) * time.Millisecond
@@ -193,7 +219,7 @@ func newURLConfig(u *url.URL, opts []Option) (*config, error) {
 		u = &v
 	}
 	cfg.dialURL = u.String()
-	cfg.redacted = transport.Redact(u)
+	cfg.redacted = u.Redacted()
 	return cfg, nil
 }
 

@@ -2,6 +2,7 @@ package amqp_test
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 func TestParseURL(t *testing.T) {
@@ -65,8 +67,8 @@ func TestOpenByURL(t *testing.T) {
 	}
 	defer sub.Close()
 	topic := e.names.topic()
-	c := newCollector()
-	s, err := sub.Subscribe(ctxFor(t), topic, c.handle)
+	c := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctxFor(t), topic, c.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func TestOpenByURL(t *testing.T) {
 	if err := pub.Publish(ctxFor(t), topic, &transport.Message{Key: "whatever", Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	c.waitFor(t, 1)
+	c.WaitAll(t, 1, wait)
 	// The exchange really is a fanout: declaring it as one succeeds.
 	if err := e.admin.do(t, func(ch *amqp091.Channel) error {
 		return ch.ExchangeDeclare(topic, "fanout", true, false, false, false, nil)
@@ -155,4 +157,27 @@ func FuzzDecodeHeaders(f *testing.F) {
 			t.Fatalf("derived ID changed: %s then %s", m.ID, again.ID)
 		}
 	})
+}
+
+// TestOpenByURLWithLogger: a client opened by URL logs through the logger
+// given to transport.OpenPublisher, without the password.
+func TestOpenByURLWithLogger(t *testing.T) {
+	var logs lockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	pub, err := transport.OpenPublisher(context.Background(), "amqp://guest:log-s3cret@127.0.0.1:1/", transport.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := pub.Publish(ctx, "t", &transport.Message{}); err == nil {
+		t.Fatal("publish to a closed port succeeded")
+	}
+	if !strings.Contains(logs.String(), "connecting failed") {
+		t.Errorf("nothing logged through the URL's logger:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "log-s3cret") {
+		t.Errorf("the log shows the password:\n%s", logs.String())
+	}
 }

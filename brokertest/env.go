@@ -1,22 +1,31 @@
 // Package brokertest gives tests a broker to run against, with no set-up on
-// a fresh machine where that is possible:
+// a machine with Docker:
 //
-//   - Kafka: the brokers in KAFKA_BROKERS, or an in-process kfake cluster
-//     (github.com/twmb/franz-go/pkg/kfake) started for the test;
-//   - RabbitMQ: the broker at AMQP_URL.
+//   - RabbitMQ: the broker at AMQP_URL, else a RabbitMQ container shared by
+//     every test package of the run, with a virtual host per test;
+//   - Kafka: the brokers in KAFKA_BROKERS, else a Kafka container shared the
+//     same way, else an in-process kfake cluster
+//     (github.com/twmb/franz-go/pkg/kfake) started for the test.
+//
+// A test that stops, kills or freezes its broker owns one:
+// NewRabbitMQContainer and NewKafkaContainer start a container for it alone,
+// with Stop, Start, Restart, Kill, Pause and Unpause; names, ports and data
+// survive every restart. Containers run on github.com/testcontainers/testcontainers-go,
+// on a bridge network with published ports (the default) or on the host
+// network (BROKERTEST_NETWORK=host, or TESTCONTAINERS_PROVIDER=hostnet: the
+// runtime provider this package registers). docs/testing.md has the details.
 //
 // A broker that cannot be had skips the test with a message naming the
-// variable to set, except when BROKERTEST_REQUIRE=1, which turns every such
-// skip into a failure (CI sets it, so that a missing broker never passes
-// silently).
+// variable to set or what to install, except when BROKERTEST_REQUIRE=1,
+// which turns every such skip into a failure (CI sets it, so that a missing
+// broker never passes silently).
 package brokertest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"os"
-	"strings"
 	"testing"
+
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // Environment variables read by this package.
@@ -43,19 +52,6 @@ func Unavailable(t testing.TB, format string, args ...any) {
 
 // Name returns a name no other test uses, for a topic, queue or group:
 // prefix, the test's name and random hex, in characters Kafka and RabbitMQ
-// both accept.
-func Name(t testing.TB, prefix string) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	clean := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, t.Name())
-	if len(clean) > 120 {
-		clean = clean[len(clean)-120:]
-	}
-	return prefix + "." + clean + "." + hex.EncodeToString(b[:])
-}
+// both accept. It is transporttest.Name, here for tests that get their
+// broker from this package.
+func Name(t testing.TB, prefix string) string { return transporttest.Name(t, prefix) }

@@ -58,6 +58,7 @@ func TestKafkaFromEnvironment(t *testing.T) {
 func TestRabbitMQNamesTheVariable(t *testing.T) {
 	t.Setenv(EnvAMQPURL, "")
 	t.Setenv(EnvRequire, "")
+	t.Setenv(EnvContainers, "0")
 	r := &recorder{TB: t}
 	RabbitMQ(r)
 	if !r.skipped {

@@ -12,11 +12,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// Kafka returns the broker addresses ("host:port") for t: those in
-// KAFKA_BROKERS when it is set, otherwise those of an in-process kfake
-// cluster started for t and closed at its cleanup. The embedded cluster has
-// one broker unless opts say otherwise (kfake.NumBrokers); opts are ignored
-// with KAFKA_BROKERS.
+// Kafka returns the broker addresses ("host:port") for t, from the first
+// of:
+//
+//   - KAFKA_BROKERS (comma-separated), as given;
+//   - with opts: an in-process kfake cluster started for t with them (a
+//     test that needs a kfake feature, such as a broker setting);
+//   - a Kafka container shared by every test of the machine's run (started
+//     by the first test binary that asks, found by its name by the others);
+//     isolate tests with names of their own (Name, KafkaTopic);
+//   - an in-process kfake cluster (github.com/twmb/franz-go/pkg/kfake),
+//     started for t and closed at its cleanup.
+//
+// The embedded cluster has one broker unless opts say otherwise
+// (kfake.NumBrokers); opts are ignored with KAFKA_BROKERS. A test that
+// stops or restarts its broker must own it: see NewKafkaContainer.
 //
 // kfake speaks the Kafka protocol but is not Apache Kafka: it keeps every
 // replica on one process, and its group coordinator and timing differ.
@@ -30,6 +40,14 @@ func Kafka(t testing.TB, opts ...kfake.Opt) []string {
 			}
 		}
 		return brokers
+	}
+	if len(opts) == 0 && dockerAvailable() == nil {
+		c, err := sharedKafka(t)
+		if err != nil {
+			t.Fatalf("brokertest: shared Kafka container: %v", err)
+			return nil
+		}
+		return c.Brokers()
 	}
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
 	if err != nil {

@@ -37,14 +37,14 @@ func TestMiddlewareOnRabbitMQ(t *testing.T) {
 			return s
 		},
 		NewTopic: func(t testing.TB) string {
-			name := middlewaretest.UniqueName(t, "mwtopic")
+			name := brokertest.Name(t, "mwtopic")
 			mu.Lock()
 			topics = append(topics, name)
 			mu.Unlock()
 			return name
 		},
 		NewGroup: func(t testing.TB) string {
-			name := middlewaretest.UniqueName(t, "mwgroup")
+			name := brokertest.Name(t, "mwgroup")
 			mu.Lock()
 			groups = append(groups, name)
 			mu.Unlock()

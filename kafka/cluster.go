@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -213,25 +214,47 @@ func (c *cluster) retry(ctx context.Context, op string, fn func(context.Context)
 			return nil
 		}
 		if ctx.Err() != nil {
-			return deadlineError(op, ctx, err)
+			return classify.DeadlineError(op, ctx, err)
 		}
-		if !retryable(err) || attempt >= c.cfg.maxAttempts {
-			return wrap(op, err)
+		err = c.explainEOF(ctx, err)
+		if !classify.Retryable(err) || attempt >= c.cfg.maxAttempts {
+			return classify.Wrap(op, err)
 		}
 		c.log.Debug("kafka: retrying", "op", op, "attempt", attempt, "err", err)
 		if !b.Wait(ctx) {
-			return deadlineError(op, ctx, err)
+			return classify.DeadlineError(op, ctx, err)
 		}
 	}
 }
 
-// deadlineError reports that ctx ended while the broker was failing: it
-// matches both the context error (errors.Is) and the broker's.
-func deadlineError(op string, ctx context.Context, last error) error {
-	if last == nil || errors.Is(last, ctx.Err()) {
-		return ctx.Err()
+// explainEOF tells a refused SASL login from an outage. A broker may answer
+// a wrong password on kafka-go's Transport by closing the connection (kfake
+// does), which kafka-go reports as an EOF, like a broker going away. With
+// SASL on, an EOF is checked by logging in to a broker again with the
+// Dialer: when it says SASL_AUTHENTICATION_FAILED, or the TCP and TLS
+// connection succeeds and the broker hangs up during the SASL exchange, the
+// login was refused.
+func (c *cluster) explainEOF(ctx context.Context, err error) error {
+	if c.dialer.SASLMechanism == nil || !(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		return err
 	}
-	return transport.NewError(codeOf(last), op, fmt.Errorf("%w (last error: %w)", ctx.Err(), last))
+	for _, broker := range c.cfg.brokers {
+		probe, cancel := context.WithTimeout(ctx, 10*time.Second)
+		conn, perr := c.dialer.DialContext(probe, "tcp", broker)
+		cancel()
+		switch {
+		case perr == nil:
+			conn.Close()
+			return err // the login works: the EOF was something else
+		case codeOf(perr) == transport.CodeUnauthorized:
+			return classify.Wrap("sasl", perr)
+		case errors.Is(perr, io.EOF) || errors.Is(perr, io.ErrUnexpectedEOF):
+			return transport.NewError(transport.CodeUnauthorized, "sasl", fmt.Errorf(
+				"%w: broker %s closed the connection during SASL %s authentication (wrong user or password?): %w",
+				transport.ErrUnauthorized, broker, c.dialer.SASLMechanism.Name(), err))
+		}
+	}
+	return err
 }
 
 // leader returns the broker ID that led partition of topic at the last

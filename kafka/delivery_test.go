@@ -13,6 +13,7 @@ import (
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/kafka"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // committed reads a group's committed offset of partition 0.
@@ -96,7 +97,7 @@ func TestCommitNeverPassesUnfinished(t *testing.T) {
 	brokers := brokertest.Kafka(t)
 	topic := brokertest.KafkaTopic(t, brokers, 1)
 	group := brokertest.Name(t, "g")
-	pub, sub := newPair(t, brokers, kafka.WithCommitInterval(20*time.Millisecond))
+	pub, sub := newPairWith(t, brokers, nil, []kafka.SubscriberOption{kafka.WithCommitInterval(20 * time.Millisecond)})
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 
@@ -142,13 +143,13 @@ func TestCommitNeverPassesUnfinished(t *testing.T) {
 	}
 
 	// The next member starts at the unfinished message.
-	c := newCollector()
-	s2, err := sub.Subscribe(ctx, topic, c.handle, transport.WithGroup(group))
+	c := transporttest.NewCollector(nil)
+	s2, err := sub.Subscribe(ctx, topic, c.Handle, transport.WithGroup(group))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	first := c.waitFor(t, 1)[0]
+	first := c.WaitAll(t, 1, wait)[0]
 	if first.ID != msgs[stuck].ID {
 		t.Fatalf("next member started at %q, want the unfinished message %q", first.Payload, msgs[stuck].Payload)
 	}
@@ -167,7 +168,7 @@ func TestGroupKeepsMessagesWhileAway(t *testing.T) {
 	if err := pub.Publish(ctx, topic, &transport.Message{Payload: []byte("before the group")}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := sub.Subscribe(ctx, topic, newCollector().handle, transport.WithGroup(group))
+	s, err := sub.Subscribe(ctx, topic, transporttest.NewCollector(nil).Handle, transport.WithGroup(group))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,13 +176,13 @@ func TestGroupKeepsMessagesWhileAway(t *testing.T) {
 	if err := pub.Publish(ctx, topic, &transport.Message{Payload: []byte("while away")}); err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector()
-	s, err = sub.Subscribe(ctx, topic, c.handle, transport.WithGroup(group))
+	c := transporttest.NewCollector(nil)
+	s, err = sub.Subscribe(ctx, topic, c.Handle, transport.WithGroup(group))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got := string(c.waitFor(t, 1)[0].Payload); got != "while away" {
+	if got := string(c.WaitAll(t, 1, wait)[0].Payload); got != "while away" {
 		t.Fatalf("got %q, want the message published while away", got)
 	}
 }
@@ -198,16 +199,16 @@ func TestStartOldest(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, group := range []string{"", brokertest.Name(t, "g")} {
-		c := newCollector()
+		c := transporttest.NewCollector(nil)
 		opts := []transport.SubscribeOption{transport.WithStart(transport.StartOldest)}
 		if group != "" {
 			opts = append(opts, transport.WithGroup(group))
 		}
-		s, err := sub.Subscribe(ctx, topic, c.handle, opts...)
+		s, err := sub.Subscribe(ctx, topic, c.Handle, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := string(c.waitFor(t, 1)[0].Payload); got != "old" {
+		if got := string(c.WaitAll(t, 1, wait)[0].Payload); got != "old" {
 			t.Errorf("group %q: got %q, want the old message", group, got)
 		}
 		s.Close()
@@ -223,8 +224,8 @@ func TestNativeMessage(t *testing.T) {
 	pub, sub := newPair(t, brokers)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	c := newCollector()
-	s, err := sub.Subscribe(ctx, topic, c.handle)
+	c := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctx, topic, c.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestNativeMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, m := range c.waitFor(t, len(want)) {
+	for _, m := range c.WaitAll(t, len(want), wait) {
 		var km kafkago.Message
 		if !m.As(&km) {
 			t.Fatal("As(*kafka.Message) failed")

@@ -6,7 +6,9 @@
 //
 //	pub, err := transport.OpenPublisher(ctx, "kafka://broker1:9092,broker2:9092?acks=all")
 //
-// or, from Go, NewPublisher and NewSubscriber with Options. Services that
+// or, from Go, NewPublisher with PublisherOptions and NewSubscriber with
+// SubscriberOptions; an Option (connection, TLS, SASL...) is both, and an
+// option of the other role does not compile. Services that
 // already hold a kafka-go Transport or Dialer hand it over with WithTransport
 // and WithDialer.
 //

@@ -1,26 +1,16 @@
 package kafka
 
 import (
-	"context"
 	"errors"
 
 	kafka "github.com/segmentio/kafka-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
-// wrap classifies a kafka-go or network error for the portable API. The
-// native error stays reachable with errors.As (kafka.Error, *net.OpError...).
-func wrap(op string, err error) error {
-	if err == nil || err == context.Canceled || err == context.DeadlineExceeded {
-		return err
-	}
-	var te *transport.Error
-	if errors.As(err, &te) {
-		return err
-	}
-	return transport.NewError(codeOf(err), op, err)
-}
+// classify is the backend's error plumbing (driver.Classifier) over codeOf.
+var classify = driver.Classifier(codeOf)
 
 func codeOf(err error) transport.Code {
 	var ke kafka.Error
@@ -44,18 +34,6 @@ func codeOf(err error) transport.Code {
 		return transport.CodeUnknown
 	}
 	return transport.CodeOf(err) // network errors, sentinels, context errors
-}
-
-// retryable reports whether sending the same request again may succeed.
-func retryable(err error) bool {
-	if err == context.Canceled || err == context.DeadlineExceeded {
-		return false
-	}
-	switch codeOf(err) {
-	case transport.CodeUnavailable, transport.CodeUnknown:
-		return true
-	}
-	return false
 }
 
 // tooLarge reports whether the broker refused a record for its size.

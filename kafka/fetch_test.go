@@ -54,7 +54,7 @@ func TestFetchFaults(t *testing.T) {
 			brokers := cluster.ListenAddrs()
 			topic := brokertest.KafkaTopic(t, brokers, 1)
 			// Small fetches, so that the fault lands in the middle of the log.
-			pub, sub := newPair(t, brokers, kafka.WithFetchMaxBytes(16<<10))
+			pub, sub := newPairWith(t, brokers, nil, []kafka.SubscriberOption{kafka.WithFetchMaxBytes(16 << 10)})
 			ctx, cancel := context.WithTimeout(context.Background(), wait)
 			defer cancel()
 

@@ -24,7 +24,7 @@ const joinBackoff = time.Second
 func (r *receiver) startGroup(ctx context.Context) error {
 	cfg := r.cluster.cfg
 	start := kafka.LastOffset
-	if r.cfg.Start == transport.StartOldest {
+	if r.cfg.StartOldest {
 		start = kafka.FirstOffset
 	}
 	gc := kafka.ConsumerGroupConfig{
@@ -59,10 +59,10 @@ func (r *receiver) startGroup(ctx context.Context) error {
 			endGeneration(gen)
 		}
 		if ctx.Err() != nil {
-			return deadlineError("subscribe", ctx, last)
+			return classify.DeadlineError("subscribe", ctx, last)
 		}
-		if !retryable(err) {
-			return wrap("subscribe", err)
+		if !classify.Retryable(err) {
+			return classify.Wrap("subscribe", err)
 		}
 		last = err
 	}
@@ -113,7 +113,7 @@ func (r *receiver) startGeneration(ctx context.Context, gen *kafka.Generation) e
 	var resolved map[int]int64
 	if len(unresolved) > 0 {
 		var err error
-		resolved, err = r.cluster.offsets(ctx, r.topic, unresolved, r.cfg.Start == transport.StartOldest)
+		resolved, err = r.cluster.offsets(ctx, r.topic, unresolved, r.cfg.StartOldest)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (r *receiver) startGeneration(ctx context.Context, gen *kafka.Generation) e
 		// what is published, even if this member leaves before finishing a
 		// message, instead of starting again from a later newest offset.
 		if err := gen.CommitOffsets(map[string]map[int]int64{r.topic: resolved}); err != nil {
-			return wrap("commit", err)
+			return classify.Wrap("commit", err)
 		}
 	}
 	claims := make([]*claim, 0, len(assigned))

@@ -64,8 +64,8 @@ func TestGroupMembersJoinAndLeave(t *testing.T) {
 	brokers := brokertest.Kafka(t)
 	topic := brokertest.KafkaTopic(t, brokers, 6)
 	group := brokertest.Name(t, "g")
-	opts := []kafka.Option{kafka.WithHeartbeatInterval(100 * time.Millisecond), kafka.WithCommitInterval(50 * time.Millisecond)}
-	pub, err := kafka.NewPublisher(brokers, opts...)
+	opts := []kafka.SubscriberOption{kafka.WithHeartbeatInterval(100 * time.Millisecond), kafka.WithCommitInterval(50 * time.Millisecond)}
+	pub, err := kafka.NewPublisher(brokers)
 	if err != nil {
 		t.Fatal(err)
 	}

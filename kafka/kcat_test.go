@@ -15,6 +15,7 @@ import (
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/kafka"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // kcat returns the path of Debian's kcat (librdkafka), a Kafka client no one
@@ -60,15 +61,15 @@ func TestKcatProducesBrokerkitConsumes(t *testing.T) {
 		"-X", "partitioner=murmur2_random", "-H", "trace=abc-123", "-H", "empty=", "-H", "ünï=ködé")
 
 	pub, sub := newPair(t, brokers)
-	col := newCollector()
-	s, err := sub.Subscribe(ctx, topic, col.handle, transport.WithStart(transport.StartOldest))
+	col := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctx, topic, col.Handle, transport.WithStart(transport.StartOldest))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	wantMeta := transport.Metadata{"trace": "abc-123", "empty": "", "ünï": "ködé"}
 	byKey := map[string]int{}
-	for _, m := range col.waitFor(t, 10) {
+	for _, m := range col.WaitAll(t, 10, wait) {
 		var km kafkago.Message
 		if !m.As(&km) {
 			t.Fatal("no native message")
@@ -93,8 +94,8 @@ func TestKcatProducesBrokerkitConsumes(t *testing.T) {
 	}
 
 	// brokerkit places the same keys on the same partitions.
-	col2 := newCollector()
-	s2, err := sub.Subscribe(ctx, topic, col2.handle)
+	col2 := transporttest.NewCollector(nil)
+	s2, err := sub.Subscribe(ctx, topic, col2.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestKcatProducesBrokerkitConsumes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, m := range col2.waitFor(t, len(byKey)) {
+	for _, m := range col2.WaitAll(t, len(byKey), wait) {
 		var km kafkago.Message
 		m.As(&km)
 		if km.Partition != byKey[m.Key] {

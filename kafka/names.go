@@ -1,6 +1,9 @@
 package kafka
 
-import "github.com/brokerkit/brokerkit/transport"
+import (
+	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
+)
 
 // maxTopicLength is Apache Kafka's limit on a topic name (249, so that the
 // partition directory "<topic>-<partition>" fits a file name).
@@ -10,7 +13,7 @@ const maxTopicLength = 249
 // would refuse: empty, longer than 249 bytes, "." or "..", or with a
 // character outside [a-zA-Z0-9._-].
 func checkTopic(topic string) error {
-	if err := transport.CheckTopic(topic); err != nil {
+	if err := driver.CheckTopic(topic); err != nil {
 		return err
 	}
 	if len(topic) > maxTopicLength {

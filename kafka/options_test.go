@@ -10,6 +10,7 @@ import (
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/kafka"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // roundTrip publishes three messages and waits for them on a new
@@ -18,8 +19,8 @@ func roundTrip(t *testing.T, pub transport.Publisher, sub transport.Subscriber, 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	c := newCollector()
-	s, err := sub.Subscribe(ctx, topic, c.handle)
+	c := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctx, topic, c.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func roundTrip(t *testing.T, pub transport.Publisher, sub transport.Subscriber, 
 		t.Fatal(err)
 	}
 	got := map[string]bool{}
-	for _, m := range c.waitFor(t, len(msgs)) {
+	for _, m := range c.WaitAll(t, len(msgs), wait) {
 		got[string(m.Payload)] = true
 	}
 	for _, m := range msgs {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // TestPublishManyPartitionsManyBrokers publishes from many goroutines to a
@@ -27,8 +28,8 @@ func TestPublishManyPartitionsManyBrokers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 
-	c := newCollector()
-	s, err := sub.Subscribe(ctx, topic, c.handle, transport.WithGroup(brokertest.Name(t, "g")))
+	c := transporttest.NewCollector(nil)
+	s, err := sub.Subscribe(ctx, topic, c.Handle, transport.WithGroup(brokertest.Name(t, "g")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestPublishManyPartitionsManyBrokers(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got := c.waitFor(t, goroutines*each)
+	got := c.WaitAll(t, goroutines*each, wait)
 	next := map[string]int{}
 	for _, m := range got {
 		n, _ := strconv.Atoi(string(m.Payload))

@@ -12,6 +12,7 @@ import (
 	produceAPI "github.com/segmentio/kafka-go/protocol/produce"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // Publisher publishes to Kafka topics. It is safe for concurrent use.
@@ -70,8 +71,8 @@ type chunk struct {
 
 // NewPublisher returns a publisher for the given brokers ("host:port").
 // It connects lazily: the first Publish reaches the brokers.
-func NewPublisher(brokers []string, opts ...Option) (*Publisher, error) {
-	cfg, err := newConfig(brokers, opts)
+func NewPublisher(brokers []string, opts ...PublisherOption) (*Publisher, error) {
+	cfg, err := newConfig(publisherRole, brokers, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 	if err := checkTopic(topic); err != nil {
 		return err
 	}
-	if err := transport.Prepare(ctx, topic, msgs, p.cfg.maxMessageBytes); err != nil {
+	if err := driver.Prepare(ctx, topic, msgs, p.cfg.maxMessageBytes); err != nil {
 		if errors.Is(err, transport.ErrTooLarge) {
 			return fmt.Errorf("%w (the kafka backend's limit is max_message_bytes in the URL, WithMaxMessageBytes in Go; the broker's message.max.bytes must allow it too)", err)
 		}
@@ -106,7 +107,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 
 	parts, err := p.cluster.partitions(ctx, topic)
 	if err != nil {
-		return transport.FailFrom(msgs, 0, err)
+		return driver.FailFrom(msgs, 0, err)
 	}
 	chunks := p.split(topic, parts, msgs)
 	for key, cs := range chunks {
@@ -268,7 +269,7 @@ func (p *Publisher) produceAll(batches []partitionBatch) {
 	} else {
 		for i, b := range batches {
 			errs[i] = partitionError(res, b.key)
-			retry[i] = errs[i] != nil && retryable(errs[i])
+			retry[i] = errs[i] != nil && classify.Retryable(errs[i])
 			if errs[i] != nil && !retry[i] {
 				errs[i] = publishError(errs[i])
 			}
@@ -352,7 +353,7 @@ func publishError(err error) error {
 		return transport.NewError(transport.CodeInvalid, "publish",
 			fmt.Errorf("%w: the broker refused the batch: %w", transport.ErrTooLarge, err))
 	}
-	return wrap("publish", err)
+	return classify.Wrap("publish", err)
 }
 
 func (p *Publisher) produce(key topicPartition, batch []*chunk) error {

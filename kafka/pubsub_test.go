@@ -3,65 +3,36 @@ package kafka_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/kafka"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 const wait = 20 * time.Second
 
-// collector gathers delivered messages for assertions.
-type collector struct {
-	mu   sync.Mutex
-	msgs []*transport.Message
-	more chan struct{}
-}
-
-func newCollector() *collector { return &collector{more: make(chan struct{}, 1)} }
-
-func (c *collector) handle(_ context.Context, m *transport.Message) error {
-	c.mu.Lock()
-	c.msgs = append(c.msgs, m)
-	c.mu.Unlock()
-	select {
-	case c.more <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// waitFor waits until n messages arrived and returns them.
-func (c *collector) waitFor(t *testing.T, n int) []*transport.Message {
-	t.Helper()
-	deadline := time.After(wait)
-	for {
-		c.mu.Lock()
-		got := len(c.msgs)
-		out := append([]*transport.Message(nil), c.msgs...)
-		c.mu.Unlock()
-		if got >= n {
-			return out
-		}
-		select {
-		case <-c.more:
-		case <-deadline:
-			t.Fatalf("got %d messages, want %d", got, n)
-		}
-	}
-}
-
 func newPair(t *testing.T, brokers []string, opts ...kafka.Option) (*kafka.Publisher, *kafka.Subscriber) {
 	t.Helper()
-	pub, err := kafka.NewPublisher(brokers, opts...)
+	var pubOpts []kafka.PublisherOption
+	var subOpts []kafka.SubscriberOption
+	for _, o := range opts {
+		pubOpts, subOpts = append(pubOpts, o), append(subOpts, o)
+	}
+	return newPairWith(t, brokers, pubOpts, subOpts)
+}
+
+// newPairWith is newPair with options of each role.
+func newPairWith(t *testing.T, brokers []string, pubOpts []kafka.PublisherOption, subOpts []kafka.SubscriberOption) (*kafka.Publisher, *kafka.Subscriber) {
+	t.Helper()
+	pub, err := kafka.NewPublisher(brokers, pubOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pub.Close() })
-	sub, err := kafka.NewSubscriber(brokers, opts...)
+	sub, err := kafka.NewSubscriber(brokers, subOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,12 +49,12 @@ func TestPublishSubscribe(t *testing.T) {
 
 	for _, group := range []string{"", brokertest.Name(t, "g")} {
 		t.Run(fmt.Sprintf("group=%q", group), func(t *testing.T) {
-			c := newCollector()
+			c := transporttest.NewCollector(nil)
 			var opts []transport.SubscribeOption
 			if group != "" {
 				opts = append(opts, transport.WithGroup(group))
 			}
-			s, err := sub.Subscribe(ctx, topic, c.handle, opts...)
+			s, err := sub.Subscribe(ctx, topic, c.Handle, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +67,7 @@ func TestPublishSubscribe(t *testing.T) {
 			if err := pub.Publish(ctx, topic, msgs...); err != nil {
 				t.Fatal(err)
 			}
-			got := c.waitFor(t, 20)
+			got := c.WaitAll(t, 20, wait)
 			ids := map[string]bool{}
 			for _, m := range got {
 				ids[m.ID] = true

@@ -2,11 +2,13 @@ package kafka
 
 import (
 	"context"
+	"maps"
 	"sync"
 
 	kafka "github.com/segmentio/kafka-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // maxWindow bounds the unfinished offsets tracked per partition. It only
@@ -53,13 +55,14 @@ type queued struct {
 	offset int64
 }
 
+// pending is a delivery's token: its partition and offset.
 type pending struct {
 	c       *claim
 	offset  int64
 	skipped bool // its partition was revoked before a handler saw it
 }
 
-// receiver is the transport.Receiver of one subscription. A fetcher per
+// receiver is the driver.Receiver of one subscription. A fetcher per
 // partition decodes what it reads into chunks and hands them to Receive,
 // reading on while Receive hands out the last chunk: decoding overlaps
 // handling, and a partition holds at most two decoded chunks, the one being
@@ -67,13 +70,12 @@ type pending struct {
 // messages, and drops those whose partition was revoked meanwhile.
 type receiver struct {
 	cluster *cluster
-	cfg     transport.SubscribeConfig
+	cfg     driver.SubscribeConfig
 	topic   string
 	chunks  chan []queued // unbuffered: a fetcher holds its next chunk until Receive takes it
 
 	mu         sync.Mutex
 	current    []queued // the rest of the chunk Receive is handing out
-	inflight   map[*transport.Message]pending
 	retries    []queued
 	retryReady chan struct{}
 
@@ -83,13 +85,12 @@ type receiver struct {
 	group   *kafka.ConsumerGroup
 }
 
-func newReceiver(cl *cluster, topic string, cfg transport.SubscribeConfig) *receiver {
+func newReceiver(cl *cluster, topic string, cfg driver.SubscribeConfig) *receiver {
 	r := &receiver{
 		cluster:    cl,
 		cfg:        cfg,
 		topic:      topic,
 		chunks:     make(chan []queued),
-		inflight:   map[*transport.Message]pending{},
 		retryReady: make(chan struct{}, 1),
 	}
 	r.life, r.stop = context.WithCancel(context.Background())
@@ -98,13 +99,13 @@ func newReceiver(cl *cluster, topic string, cfg transport.SubscribeConfig) *rece
 
 // Receive hands out the next message: a failed one due for another attempt
 // first, so that it is retried in place, then the next fetched one.
-func (r *receiver) Receive(ctx context.Context) (*transport.Message, error) {
+func (r *receiver) Receive(ctx context.Context) (driver.Delivery, error) {
 	for {
 		r.mu.Lock()
-		m := r.next()
+		d, ok := r.next()
 		r.mu.Unlock()
-		if m != nil {
-			return m, nil
+		if ok {
+			return d, nil
 		}
 		select {
 		case c := <-r.chunks:
@@ -113,75 +114,65 @@ func (r *receiver) Receive(ctx context.Context) (*transport.Message, error) {
 			r.mu.Unlock()
 		case <-r.retryReady:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return driver.Delivery{}, ctx.Err()
 		}
 	}
 }
 
-// next takes the next message to hand out, or nil when there is none at
+// next takes the next delivery to hand out; false when there is none at
 // hand. Called with mu held.
-func (r *receiver) next() *transport.Message {
+func (r *receiver) next() (driver.Delivery, bool) {
 	for len(r.retries) > 0 {
 		q := r.retries[0]
 		r.retries[0] = queued{}
 		r.retries = r.retries[1:]
-		if r.handOut(q) {
-			return q.m
+		if d, ok := r.handOut(q); ok {
+			return d, true
 		}
 	}
 	for len(r.current) > 0 {
 		q := r.current[0]
 		r.current[0] = queued{} // the chunk no longer keeps it alive
 		r.current = r.current[1:]
-		if r.handOut(q) {
-			return q.m
+		if d, ok := r.handOut(q); ok {
+			return d, true
 		}
 	}
-	return nil
+	return driver.Delivery{}, false
 }
 
 // handOut records q as in flight, or drops it when its partition was
 // revoked: the partition's next owner reads it again. Called with mu held.
-func (r *receiver) handOut(q queued) bool {
+func (r *receiver) handOut(q queued) (driver.Delivery, bool) {
 	if q.c.revoked {
-		return false
+		return driver.Delivery{}, false
 	}
 	q.c.outstanding++
-	r.inflight[q.m] = pending{c: q.c, offset: q.offset}
-	return true
+	return driver.Delivery{Message: q.m, Token: &pending{c: q.c, offset: q.offset}}, true
 }
 
-// guard wraps the handler so that a message of a partition revoked after it
-// was handed out, still waiting in the dispatcher, never reaches the handler
-// (the trap of kafka-go issue #1398: stale buffered messages handled after a
-// rebalance, while the partition's new owner handles them too).
-func (r *receiver) guard(h transport.Handler) transport.Handler {
-	return func(ctx context.Context, m *transport.Message) error {
-		r.mu.Lock()
-		p, ok := r.inflight[m]
-		if ok && p.c.revoked {
-			p.skipped = true
-			r.inflight[m] = p
-		}
-		r.mu.Unlock()
-		if p.skipped {
-			return nil
-		}
-		return h(ctx, m)
+// Owns reports whether d's partition is still this subscription's, just
+// before its handler runs. A partition revoked after its message was handed
+// out, while the message waited in the dispatcher, is its next owner's: the
+// message must not be handled here too (the trap of kafka-go issue #1398).
+func (r *receiver) Owns(d driver.Delivery) bool {
+	p := d.Token.(*pending)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.c.revoked {
+		p.skipped = true
+		return false
 	}
+	return true
 }
 
 // Settle marks a handled message finished, so that the commit point can pass
 // it, or queues a failed one to be handed out again with Attempt raised. The
 // commit point never passes a failed message.
-func (r *receiver) Settle(m *transport.Message, err error) {
+func (r *receiver) Settle(d driver.Delivery, err error) {
+	p := d.Token.(*pending)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p, ok := r.inflight[m]
-	if !ok {
-		return
-	}
-	delete(r.inflight, m)
 	c := p.c
 	c.outstanding--
 	if c.outstanding == 0 && c.idle != nil {
@@ -197,8 +188,12 @@ func (r *receiver) Settle(m *transport.Message, err error) {
 			signal(c.room)
 		}
 	case !c.revoked:
-		m.Attempt++
-		r.retries = append(r.retries, queued{m: m, c: c, offset: p.offset})
+		// A redelivery is a new Message: the failed handling's may still be
+		// referenced by whoever saw it.
+		again := *d.Message
+		again.Metadata = maps.Clone(d.Message.Metadata)
+		again.Attempt++
+		r.retries = append(r.retries, queued{m: &again, c: c, offset: p.offset})
 		signal(r.retryReady)
 	}
 }
@@ -224,7 +219,7 @@ func (r *receiver) Close() error {
 // startEphemeral reads every partition from its newest (or oldest) offset,
 // resolved before returning so that what is published next is seen.
 func (r *receiver) startEphemeral(ctx context.Context, parts []int) error {
-	offsets, err := r.cluster.offsets(ctx, r.topic, parts, r.cfg.Start == transport.StartOldest)
+	offsets, err := r.cluster.offsets(ctx, r.topic, parts, r.cfg.StartOldest)
 	if err != nil {
 		return err
 	}
@@ -239,4 +234,7 @@ func (r *receiver) startEphemeral(ctx context.Context, parts []int) error {
 	return nil
 }
 
-var _ transport.Receiver = (*receiver)(nil)
+var (
+	_ driver.Receiver = (*receiver)(nil)
+	_ driver.Owner    = (*receiver)(nil)
+)

@@ -8,6 +8,7 @@ import (
 	kafka "github.com/segmentio/kafka-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // HeaderID is the record header that carries Message.ID. Metadata may not use
@@ -114,7 +115,7 @@ func decode(km kafka.Message) *transport.Message {
 	if m.ID == "" {
 		m.ID = derivedID(km.Topic, km.Partition, km.Offset)
 	}
-	transport.SetNative(m, km)
+	driver.SetNative(m, km)
 	return m
 }
 

@@ -46,9 +46,9 @@ func TestBrokerRestart(t *testing.T) {
 	// kafka-go forgets its member ID when a join fails, so after the outage
 	// it joins as a new member and the group waits out the old one's
 	// session: keep it short (kfake's minimum is 6s).
-	kopts := []kafka.Option{kafka.WithHeartbeatInterval(200 * time.Millisecond), kafka.WithCommitInterval(50 * time.Millisecond),
+	kopts := []kafka.SubscriberOption{kafka.WithHeartbeatInterval(200 * time.Millisecond), kafka.WithCommitInterval(50 * time.Millisecond),
 		kafka.WithSessionTimeout(6 * time.Second)}
-	pub, sub := newPair(t, brokers, kopts...)
+	pub, sub := newPairWith(t, brokers, nil, kopts)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 

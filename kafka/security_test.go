@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"net/url"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // selfSigned returns a server TLS config for 127.0.0.1 and the path of a
@@ -63,11 +65,11 @@ func selfSigned(t *testing.T) (*tls.Config, string) {
 }
 
 // TestSASLAndTLS runs publish and subscribe, by URL, over TLS with each SASL
-// mechanism against kfake, and checks that bad credentials fail without the
-// password in the error. (kfake closes the connection on bad credentials
-// instead of answering SASL_AUTHENTICATION_FAILED as Apache Kafka does, so
-// the error cannot be told from a dropped connection: it is not checked for
-// ErrUnauthorized here.)
+// mechanism against kfake, and checks that bad credentials and a refused
+// certificate fail at once as ErrUnauthorized, without the password in the
+// error. (kfake closes the connection on bad credentials instead of
+// answering SASL_AUTHENTICATION_FAILED as Apache Kafka does; the backend
+// tells the two apart.)
 func TestSASLAndTLS(t *testing.T) {
 	serverTLS, caFile := selfSigned(t)
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(serverTLS), kfake.EnableSASL(),
@@ -101,8 +103,8 @@ func TestSASLAndTLS(t *testing.T) {
 			}
 			defer sub.Close()
 			topic := brokertest.Name(t, "secure")
-			col := newCollector()
-			s, err := sub.Subscribe(ctx, topic, col.handle, transport.WithGroup(brokertest.Name(t, "g")))
+			col := transporttest.NewCollector(nil)
+			s, err := sub.Subscribe(ctx, topic, col.Handle, transport.WithGroup(brokertest.Name(t, "g")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,28 +112,52 @@ func TestSASLAndTLS(t *testing.T) {
 			if err := pub.Publish(ctx, topic, &transport.Message{Key: "k", Payload: []byte(mech.name)}); err != nil {
 				t.Fatal(err)
 			}
-			if got := string(col.waitFor(t, 1)[0].Payload); got != mech.name {
+			if got := string(col.WaitAll(t, 1, wait)[0].Payload); got != mech.name {
 				t.Fatalf("got %q", got)
 			}
 
-			// Wrong password: refused.
-			bctx, bcancel := context.WithTimeout(ctx, time.Second)
-			defer bcancel()
+			// Wrong password: refused at once, not retried as an outage
+			// until the context ends.
 			bad := strings.Replace(u, mech.pass, "wrong-password-123", 1)
 			badPub, err := transport.OpenPublisher(ctx, bad)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer badPub.Close()
-			err = badPub.Publish(bctx, topic, &transport.Message{Payload: []byte("x")})
-			if err == nil {
-				t.Fatal("publish with a wrong password succeeded")
+			err = badPub.Publish(ctx, topic, &transport.Message{Payload: []byte("x")})
+			if !errors.Is(err, transport.ErrUnauthorized) || transport.Retryable(err) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("publish with a wrong password: %v, want a permanent ErrUnauthorized before the deadline", err)
 			}
 			if strings.Contains(err.Error(), "wrong-password-123") {
 				t.Fatalf("error shows the password: %v", err)
 			}
+			badSub, err := transport.OpenSubscriber(ctx, bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer badSub.Close()
+			_, err = badSub.Subscribe(ctx, topic, col.Handle, transport.WithGroup("g"))
+			if !errors.Is(err, transport.ErrUnauthorized) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("subscribe with a wrong password: %v, want ErrUnauthorized before the deadline", err)
+			}
 		})
 	}
+
+	t.Run("certificate refused", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		// tls=true trusts the system's roots, which do not hold kfake's
+		// self-signed certificate.
+		pub, err := transport.OpenPublisher(ctx, "kafka://plain-user:plain-pass@"+addr+"?tls=true&sasl=plain")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pub.Close()
+		err = pub.Publish(ctx, "any", &transport.Message{Payload: []byte("x")})
+		if !errors.Is(err, transport.ErrUnauthorized) || transport.Retryable(err) || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("publish to a broker with an untrusted certificate: %v, want a permanent ErrUnauthorized before the deadline", err)
+		}
+	})
 
 	t.Run("plain TCP to a TLS listener", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

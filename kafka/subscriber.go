@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // Subscriber opens subscriptions to Kafka topics. It is safe for concurrent
@@ -11,13 +12,13 @@ import (
 type Subscriber struct {
 	cfg     *config
 	cluster *cluster
-	subs    transport.Subscriptions
+	subs    driver.Subscriptions
 }
 
 // NewSubscriber returns a subscriber for the given brokers ("host:port").
 // It connects lazily: the first Subscribe reaches the brokers.
-func NewSubscriber(brokers []string, opts ...Option) (*Subscriber, error) {
-	cfg, err := newConfig(brokers, opts)
+func NewSubscriber(brokers []string, opts ...SubscriberOption) (*Subscriber, error) {
+	cfg, err := newConfig(subscriberRole, brokers, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -28,39 +29,30 @@ func NewSubscriber(brokers []string, opts ...Option) (*Subscriber, error) {
 // subscription is live: with a group (transport.WithGroup), once this member
 // has joined it and its partitions' offsets are resolved; without one, once
 // the newest (or oldest, see transport.WithStart) offset of every partition
-// is known. A missing topic is an ErrNotFound error unless WithCreateTopics
-// is set.
+// is known. A missing topic is created, unless WithoutCreateTopics says
+// otherwise; then it is an ErrNotFound error.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string, h transport.Handler,
 	opts ...transport.SubscribeOption) (*transport.Subscription, error) {
 	if err := checkTopic(topic); err != nil {
 		return nil, err
 	}
-	cfg, err := transport.PrepareSubscribe(ctx, topic, h, opts)
-	if err != nil {
-		return nil, err
-	}
-	if s.subs.Closed() {
-		return nil, transport.ErrClosed
-	}
-	parts, err := s.cluster.partitions(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	r := newReceiver(s.cluster, topic, cfg)
-	if cfg.Group == "" {
-		err = r.startEphemeral(ctx, parts)
-	} else {
-		err = r.startGroup(ctx)
-	}
-	if err != nil {
-		r.Close()
-		return nil, err
-	}
-	sub := transport.Serve(ctx, r, r.guard(h), cfg)
-	if err := s.subs.Add(sub); err != nil {
-		return nil, err
-	}
-	return sub, nil
+	return driver.Subscribe(ctx, &s.subs, topic, h, opts, func(ctx context.Context, cfg driver.SubscribeConfig) (driver.Receiver, error) {
+		parts, err := s.cluster.partitions(ctx, topic)
+		if err != nil {
+			return nil, err
+		}
+		r := newReceiver(s.cluster, topic, cfg)
+		if cfg.Group == "" {
+			err = r.startEphemeral(ctx, parts)
+		} else {
+			err = r.startGroup(ctx)
+		}
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		return r, nil
+	})
 }
 
 // Close closes every subscription (each drains and commits what finished)

@@ -12,6 +12,7 @@ import (
 	kafka "github.com/segmentio/kafka-go"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // Scheme is the URL scheme this package registers:
@@ -19,7 +20,8 @@ import (
 //	kafka://user:pass@host1:9092,host2:9092?sasl=scram-sha-512&tls=true&acks=all
 //
 // Query options (unknown ones are an error), each the same as the option
-// named after it:
+// named after it. One URL serves both ends: an option of the other role
+// (acks for a Subscriber) is checked, then not applied (see ParseURL).
 //
 //	client_id=NAME                      WithClientID
 //	tls=true                            WithTLS, with the system's roots
@@ -48,27 +50,40 @@ func init() { transport.Register(Scheme, opener{}) }
 
 type opener struct{}
 
-func (opener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher, error) {
+func (opener) OpenPublisher(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Publisher, error) {
 	brokers, opts, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return NewPublisher(brokers, opts...)
+	return NewPublisher(brokers, roleOptions[PublisherOption](withOpenConfig(opts, o))...)
 }
 
-func (opener) OpenSubscriber(_ context.Context, u *url.URL) (transport.Subscriber, error) {
+func (opener) OpenSubscriber(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Subscriber, error) {
 	brokers, opts, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return NewSubscriber(brokers, opts...)
+	return NewSubscriber(brokers, roleOptions[SubscriberOption](withOpenConfig(opts, o))...)
+}
+
+func withOpenConfig(opts []Option, o transport.OpenConfig) []Option {
+	if o.Logger != nil {
+		opts = append(opts, WithLogger(o.Logger))
+	}
+	return opts
 }
 
 // ParseURL reads a kafka:// URL into broker addresses and options. Errors
 // name the problem and show the URL with its password redacted.
+//
+// The options serve either role, so that one URL can configure both ends,
+// as transport.OpenPublisher and transport.OpenSubscriber do: each is the
+// option named in Scheme's list, and one meant for the other role (acks=
+// for a Subscriber, fetch_max_wait= for a Publisher) is checked here, then
+// not applied to this role rather than refused.
 func ParseURL(u *url.URL) ([]string, []Option, error) {
 	fail := func(format string, args ...any) error {
-		return transport.Invalidf("kafka: URL %s: "+format, append([]any{transport.Redact(u)}, args...)...)
+		return transport.Invalidf("kafka: URL %s: "+format, append([]any{u.Redacted()}, args...)...)
 	}
 	if u.Scheme != Scheme {
 		return nil, nil, fail("scheme is %q, want %q", u.Scheme, Scheme)
@@ -90,9 +105,11 @@ func ParseURL(u *url.URL) ([]string, []Option, error) {
 		brokers = append(brokers, b)
 	}
 
-	q := transport.NewQuery(u)
+	q := driver.NewQuery(u)
 	var opts []Option
 	add := func(o Option) { opts = append(opts, o) }
+	addPub := func(o PublisherOption) { add(forRole(publisherRole, o)) }
+	addSub := func(o SubscriberOption) { add(forRole(subscriberRole, o)) }
 
 	if id := q.String("client_id", ""); id != "" {
 		add(WithClientID(id))
@@ -117,12 +134,12 @@ func ParseURL(u *url.URL) ([]string, []Option, error) {
 		if err := acks.UnmarshalText([]byte(s)); err != nil {
 			q.Fail("acks=%q: want all, one or none", s)
 		} else {
-			add(WithRequiredAcks(acks))
+			addPub(WithRequiredAcks(acks))
 		}
 	}
 	if s := q.String("balancer", ""); s != "" {
 		if b, ok := balancers[s]; ok {
-			add(WithBalancer(b()))
+			addPub(WithBalancer(b()))
 		} else {
 			q.Fail("balancer=%q: want murmur2, crc32, hash or round_robin", s)
 		}
@@ -132,22 +149,20 @@ func ParseURL(u *url.URL) ([]string, []Option, error) {
 		if err := codec.UnmarshalText([]byte(s)); err != nil {
 			q.Fail("compression=%q: want none, gzip, snappy, lz4 or zstd", s)
 		} else {
-			add(WithCompression(codec))
+			addPub(WithCompression(codec))
 		}
 	}
-	ints := []struct {
-		key string
-		opt func(int) Option
-	}{
-		{"max_message_bytes", WithMaxMessageBytes},
-		{"batch_bytes", WithBatchBytes},
-		{"max_attempts", WithMaxAttempts},
-		{"fetch_max_bytes", WithFetchMaxBytes},
+	if q.Has("max_message_bytes") {
+		addPub(WithMaxMessageBytes(q.Int("max_message_bytes", 0)))
 	}
-	for _, o := range ints {
-		if q.Has(o.key) {
-			add(o.opt(q.Int(o.key, 0)))
-		}
+	if q.Has("batch_bytes") {
+		addPub(WithBatchBytes(q.Int("batch_bytes", 0)))
+	}
+	if q.Has("max_attempts") {
+		add(WithMaxAttempts(q.Int("max_attempts", 0)))
+	}
+	if q.Has("fetch_max_bytes") {
+		addSub(WithFetchMaxBytes(q.Int("fetch_max_bytes", 0)))
 	}
 	create := q.Bool("create_topics", true)
 	partitions, replicas := q.Has("partitions"), q.Has("replication_factor")
@@ -159,7 +174,7 @@ func ParseURL(u *url.URL) ([]string, []Option, error) {
 	case partitions || replicas:
 		add(WithCreateTopics(q.Int("partitions", -1), q.Int("replication_factor", -1)))
 	}
-	for key, opt := range map[string]func(time.Duration) Option{
+	for key, opt := range map[string]func(time.Duration) SubscriberOption{
 		"commit_interval":    WithCommitInterval,
 		"heartbeat_interval": WithHeartbeatInterval,
 		"session_timeout":    WithSessionTimeout,
@@ -167,7 +182,7 @@ func ParseURL(u *url.URL) ([]string, []Option, error) {
 		"fetch_max_wait":     WithFetchMaxWait,
 	} {
 		if q.Has(key) {
-			add(opt(q.Duration(key, 0)))
+			addSub(opt(q.Duration(key, 0)))
 		}
 	}
 	if err := q.Err(); err != nil {
@@ -175,7 +190,7 @@ func ParseURL(u *url.URL) ([]string, []Option, error) {
 	}
 	// Apply the options once, so that a bad value is reported now, by the
 	// URL, rather than by the constructor.
-	if _, err := newConfig(brokers, opts); err != nil {
+	if _, err := newConfig(anyRole, brokers, opts); err != nil {
 		return nil, nil, fail("%v", err)
 	}
 	return brokers, opts, nil
@@ -188,7 +203,7 @@ var balancers = map[string]func() kafka.Balancer{
 	"round_robin": func() kafka.Balancer { return &kafka.RoundRobin{} },
 }
 
-func tlsFromQuery(q *transport.Query) (*tls.Config, error) {
+func tlsFromQuery(q *driver.Query) (*tls.Config, error) {
 	on := q.Bool("tls", false)
 	ca := q.String("tls_ca", "")
 	name := q.String("tls_server_name", "")

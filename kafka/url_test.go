@@ -93,7 +93,7 @@ func FuzzParseURL(f *testing.F) {
 			}
 			// A short password, or one that also appears elsewhere in the URL,
 			// may match the message by chance.
-			if p, ok := u.User.Password(); ok && len(p) >= 8 && !strings.Contains(transport.Redact(u), p) &&
+			if p, ok := u.User.Password(); ok && len(p) >= 8 && !strings.Contains(u.Redacted(), p) &&
 				strings.Contains(err.Error(), p) {
 				t.Fatalf("error shows the password: %v", err)
 			}
@@ -102,7 +102,7 @@ func FuzzParseURL(f *testing.F) {
 		if len(brokers) == 0 {
 			t.Fatal("no brokers and no error")
 		}
-		if _, err := newConfig(brokers, opts); err != nil {
+		if _, err := newConfig(anyRole, brokers, opts); err != nil {
 			t.Fatalf("ParseURL accepted options that newConfig refuses: %v", err)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // GroupStats reports the depth of group's queue on topic: Ready messages
@@ -44,7 +45,7 @@ func (b *Broker) Purge(_ context.Context, topic, group string) (int64, error) {
 // spec is only validated. A topic also comes to exist on its first
 // subscription.
 func (b *Broker) CreateTopic(_ context.Context, topic string, spec transport.TopicSpec) error {
-	if err := transport.CheckTopic(topic); err != nil {
+	if err := driver.CheckTopic(topic); err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -62,7 +63,7 @@ func (b *Broker) CreateTopic(_ context.Context, topic string, spec transport.Top
 // drops its data: the subscriptions still open on it end with
 // transport.ErrClosed. Deleting a topic that does not exist does nothing.
 func (b *Broker) DeleteTopic(_ context.Context, topic string) error {
-	if err := transport.CheckTopic(topic); err != nil {
+	if err := driver.CheckTopic(topic); err != nil {
 		return err
 	}
 	b.mu.Lock()

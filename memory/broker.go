@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // DefaultCapacity is how many messages a queue holds unless WithCapacity
@@ -51,7 +52,7 @@ type Broker struct {
 
 	mu     sync.Mutex // guards topics and the queue sets in them; Publish never takes it
 	topics map[string]*topic
-	subs   transport.Subscriptions
+	subs   driver.Subscriptions
 
 	// routes maps each topic that has queues to its queues. It is rebuilt
 	// under mu whenever a queue set changes (subscribe, unsubscribe, delete,
@@ -101,7 +102,7 @@ func New(opts ...Option) (*Broker, error) {
 // returns once all of them hold it, waiting for room in full queues until
 // ctx ends. Messages without an ID get one.
 func (b *Broker) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {
-	if err := transport.Prepare(ctx, topic, msgs, b.maxPayload); err != nil {
+	if err := driver.Prepare(ctx, topic, msgs, b.maxPayload); err != nil {
 		return err
 	}
 	if b.closed.Load() {
@@ -126,13 +127,13 @@ func (b *Broker) Publish(ctx context.Context, topic string, msgs ...*transport.M
 	}
 	for _, q := range queues {
 		if n, err := q.push(ctx, copies); err != nil {
-			return transport.FailFrom(msgs, n, err)
+			return driver.FailFrom(msgs, n, err)
 		}
 	}
 	if b.closed.Load() {
 		// Closed while we pushed: Close sets closed before it drops the
 		// queues, so a push that a dropped queue swallowed is seen here.
-		return transport.FailFrom(msgs, 0, transport.ErrClosed)
+		return driver.FailFrom(msgs, 0, transport.ErrClosed)
 	}
 	return nil
 }
@@ -154,22 +155,12 @@ func (b *Broker) publishRoutes() {
 // subscription shares the group's queue with the group's other members.
 func (b *Broker) Subscribe(ctx context.Context, topic string, h transport.Handler,
 	opts ...transport.SubscribeOption) (*transport.Subscription, error) {
-	cfg, err := transport.PrepareSubscribe(ctx, topic, h, opts)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Start == transport.StartOldest {
-		return nil, transport.Invalidf("memory: WithStart(StartOldest) is not supported: the memory broker keeps no log to replay")
-	}
-	r, err := b.attach(topic, cfg.Group, cfg.Prefetch)
-	if err != nil {
-		return nil, err
-	}
-	sub := transport.Serve(ctx, r, h, cfg)
-	if err := b.subs.Add(sub); err != nil {
-		return nil, err
-	}
-	return sub, nil
+	return driver.Subscribe(ctx, &b.subs, topic, h, opts, func(_ context.Context, cfg driver.SubscribeConfig) (driver.Receiver, error) {
+		if cfg.StartOldest {
+			return nil, driver.ErrNoLog("memory")
+		}
+		return b.attach(topic, cfg.Group, cfg.Prefetch)
+	})
 }
 
 // attach returns a receiver on the group's queue, creating the queue on the

@@ -28,7 +28,7 @@
 // messages handed out and not yet settled; Publish waits for room until its
 // context ends, so memory stays bounded and a slow consumer slows its
 // publishers. Ordering, concurrency, redelivery backoff and draining come
-// from transport.Serve. A failed message goes back to the front of its
+// from driver.Serve. A failed message goes back to the front of its
 // queue with Message.Attempt raised. Handlers share the stored payload
 // between groups: treat Message.Payload as read-only.
 //
@@ -47,8 +47,9 @@
 //
 // Publish and Subscribe on a closed broker return transport.ErrClosed; bad
 // input (empty topic, nil message or handler, invalid option) is
-// transport.ErrInvalid. A Publish cut short by its context returns a
-// *transport.PublishError naming the messages not stored in every queue.
+// transport.ErrInvalid. A Publish cut short by its context while waiting
+// for room returns the context's error: the messages before the full queue
+// may have been stored, the rest were not.
 //
 // # URL options
 //

@@ -5,12 +5,13 @@ import (
 	"maps"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // takeBatch is how many messages a receiver moves from its queue per lock.
 const takeBatch = 64
 
-// receiver feeds one subscription from its queue; transport.Serve runs it.
+// receiver feeds one subscription from its queue; driver.Serve runs it.
 type receiver struct {
 	q      *queue
 	detach func() // ephemeral: remove the queue from its topic
@@ -27,17 +28,18 @@ type receiver struct {
 
 // delivery is what a handler gets: a fresh copy, so that a handler changing
 // its metadata does not touch other groups' copies, and the stored message
-// it came from, for Settle.
+// it came from, for Settle. One allocation holds both; it is the
+// delivery's token.
 type delivery struct {
 	msg    transport.Message
 	stored stored
 }
 
-func (r *receiver) Receive(ctx context.Context) (*transport.Message, error) {
+func (r *receiver) Receive(ctx context.Context) (driver.Delivery, error) {
 	if len(r.pending) == 0 {
 		n, err := r.q.take(ctx, r, r.buf[:])
 		if err != nil {
-			return nil, err
+			return driver.Delivery{}, err
 		}
 		r.pending = r.buf[:n]
 	}
@@ -48,12 +50,11 @@ func (r *receiver) Receive(ctx context.Context) (*transport.Message, error) {
 	d := &delivery{msg: *s.m, stored: s}
 	d.msg.Metadata = maps.Clone(s.m.Metadata)
 	d.msg.Attempt = s.attempts
-	transport.SetNative(&d.msg, d)
-	return &d.msg, nil
+	return driver.Delivery{Message: &d.msg, Token: d}, nil
 }
 
-func (r *receiver) Settle(m *transport.Message, err error) {
-	r.q.settle(r, transport.Native(m).(*delivery).stored, err == nil)
+func (r *receiver) Settle(d driver.Delivery, err error) {
+	r.q.settle(r, d.Token.(*delivery).stored, err == nil)
 }
 
 // Close returns what was taken and never handed out, then detaches an

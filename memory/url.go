@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 func init() { transport.Register("mem", opener{}) }
@@ -21,7 +22,8 @@ var (
 
 type opener struct{}
 
-func (opener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher, error) {
+// The memory broker logs nothing, so the OpenConfig has nothing for it.
+func (opener) OpenPublisher(_ context.Context, u *url.URL, _ transport.OpenConfig) (transport.Publisher, error) {
 	b, err := brokerFor(u)
 	if err != nil {
 		return nil, err
@@ -29,7 +31,7 @@ func (opener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher,
 	return &client{b: b}, nil
 }
 
-func (opener) OpenSubscriber(_ context.Context, u *url.URL) (transport.Subscriber, error) {
+func (opener) OpenSubscriber(_ context.Context, u *url.URL, _ transport.OpenConfig) (transport.Subscriber, error) {
 	b, err := brokerFor(u)
 	if err != nil {
 		return nil, err
@@ -40,7 +42,7 @@ func (opener) OpenSubscriber(_ context.Context, u *url.URL) (transport.Subscribe
 // brokerFor returns the named broker of u, creating it on first use.
 func brokerFor(u *url.URL) (*Broker, error) {
 	name := u.Host + strings.TrimSuffix(u.Path, "/")
-	q := transport.NewQuery(u)
+	q := driver.NewQuery(u)
 	capacity := q.Int("capacity", DefaultCapacity)
 	maxPayload := q.Int("max_payload", 0)
 	if err := q.Err(); err != nil {
@@ -69,7 +71,7 @@ type client struct {
 	b    *Broker
 	mu   sync.Mutex
 	done bool
-	subs transport.Subscriptions
+	subs driver.Subscriptions
 }
 
 func (c *client) Publish(ctx context.Context, topic string, msgs ...*transport.Message) error {

@@ -20,6 +20,15 @@
 // OpenTelemetry tracing and metrics live in middleware/tracing, so that this
 // package needs nothing beyond the standard library and transport.
 //
+// Everything passed to transport.Chain is a transport.Middleware, got one of
+// three ways, by what the middleware needs: one without settings is a value
+// (Recoverer, CorrelationID); one with settings comes from a constructor
+// that validates them and returns (transport.Middleware, error) (Retry,
+// DeadLetter, Dedup, Timeout, tracing.Middleware; Logging, whose only
+// setting cannot be wrong, returns no error); one whose state is shared or
+// read (LatencyRecorder, ConcurrencyLimiter, RateLimiter) is an object made
+// by New..., whose Middleware method is the middleware.
+//
 // # Order
 //
 // transport.Chain(h, a, b, c) runs a outermost: a sees what b returns. The

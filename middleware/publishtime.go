@@ -49,17 +49,41 @@ func Stamp(now time.Time, msgs []*transport.Message) {
 	}
 }
 
-// PublishTime returns when a delivered message was published: the backend's
-// Message.PublishedAt when it set one, else the MetaPublishedAt metadata.
-// It reports false when neither is there or the metadata does not parse.
+// PublishTime returns when a delivered message was published: the most
+// exact of the backend's Message.PublishedAt and the MetaPublishedAt
+// metadata. A broker's time can be coarse (AMQP's timestamp property has
+// whole seconds; Kafka's, milliseconds), so a stamp that falls within that
+// precision of it is the same moment, told more exactly, and wins. It
+// reports false when neither is there or the metadata does not parse.
 func PublishTime(m *transport.Message) (time.Time, bool) {
-	if !m.PublishedAt.IsZero() {
-		return m.PublishedAt, true
+	stamped, ok := stampOf(m)
+	switch {
+	case m.PublishedAt.IsZero():
+		return stamped, ok
+	case ok && refines(stamped, m.PublishedAt):
+		return stamped, true
 	}
+	return m.PublishedAt, true
+}
+
+func stampOf(m *transport.Message) (time.Time, bool) {
 	s := m.Metadata.Get(MetaPublishedAt)
 	if s == "" {
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	return t, err == nil
+}
+
+// refines reports whether stamp is broker, told more exactly: broker is a
+// whole number of seconds or milliseconds, and stamp falls within that unit
+// after it.
+func refines(stamp, broker time.Time) bool {
+	for _, unit := range []time.Duration{time.Second, time.Millisecond} {
+		if broker.Equal(broker.Truncate(unit)) {
+			d := stamp.Sub(broker)
+			return d >= 0 && d < unit
+		}
+	}
+	return false
 }

@@ -33,11 +33,37 @@ func TestStampPublishTime(t *testing.T) {
 			}
 		}
 	}
-	// On delivery, the backend's PublishedAt wins over the metadata.
+	// On delivery, the backend's exact PublishedAt wins over a stale stamp.
 	if at, _ := PublishTime(&transport.Message{PublishedAt: own, Metadata: stale}); !at.Equal(own) {
 		t.Errorf("PublishTime = %v, want the backend's %v", at, own)
 	}
 	if _, ok := PublishTime(&transport.Message{Metadata: transport.Metadata{MetaPublishedAt: "yesterday"}}); ok {
 		t.Error("unparseable publish time accepted")
+	}
+}
+
+// The most exact time wins: a stamp inside the broker's whole second (AMQP's
+// timestamp) or millisecond (Kafka's) is the same moment, told exactly; a
+// stamp outside it is someone else's (a forward through a publisher that
+// did not stamp) and loses to the broker's time.
+func TestPublishTimePrefersTheMostExact(t *testing.T) {
+	exact := time.Date(2026, 11, 29, 21, 0, 0, 562_345_678, time.UTC)
+	stamp := transport.Metadata{MetaPublishedAt: exact.Format(time.RFC3339Nano)}
+	for _, tc := range []struct {
+		name   string
+		broker time.Time
+		want   time.Time
+	}{
+		{"AMQP whole seconds", exact.Truncate(time.Second), exact},
+		{"Kafka milliseconds", exact.Truncate(time.Millisecond), exact},
+		{"memory nanoseconds", exact.Add(time.Microsecond), exact.Add(time.Microsecond)},
+		{"stamp from another second", exact.Truncate(time.Second).Add(-time.Second), exact.Truncate(time.Second).Add(-time.Second)},
+		{"stamp before the broker's time", exact.Truncate(time.Second).Add(time.Second), exact.Truncate(time.Second).Add(time.Second)},
+		{"no broker time", time.Time{}, exact},
+	} {
+		got, ok := PublishTime(&transport.Message{PublishedAt: tc.broker, Metadata: stamp})
+		if !ok || !got.Equal(tc.want) {
+			t.Errorf("%s: PublishTime = %v, %v; want %v", tc.name, got, ok, tc.want)
+		}
 	}
 }

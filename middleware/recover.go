@@ -10,7 +10,7 @@ import (
 // Recoverer turns a panic in the handler into a *transport.PanicError
 // carrying the panic value and the stack.
 //
-// transport.Serve recovers panics too, but only around the whole chain, so a
+// driver.Serve recovers panics too, but only around the whole chain, so a
 // panic would unwind through Retry and DeadLetter without their seeing it.
 // Placed inside them, Recoverer lets a panic be retried and, in the end,
 // dead-lettered like any other failure.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // Metadata keys of requests and replies. MetaReplyTo and MetaCorrelationID
@@ -65,7 +66,7 @@ type config struct {
 // each would drop the other's replies.
 func WithReplyTopic(name string) Option {
 	return func(c *config) error {
-		if err := transport.CheckTopic(name); err != nil {
+		if err := driver.CheckTopic(name); err != nil {
 			return err
 		}
 		c.topic = name
@@ -194,7 +195,7 @@ func (c *Client) Request(ctx context.Context, topic string, msg *transport.Messa
 	if msg == nil {
 		return nil, transport.Invalidf("reply: nil message")
 	}
-	if err := transport.CheckTopic(topic); err != nil {
+	if err := driver.CheckTopic(topic); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {

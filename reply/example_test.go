@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	_ "github.com/brokerkit/brokerkit/memory"
 	"github.com/brokerkit/brokerkit/reply"
@@ -79,4 +80,25 @@ func ExampleClient_Go() {
 	<-done
 	// Output:
 	// CALLBACK
+}
+
+// A request nobody answers ends at the client's timeout (WithTimeout) or its
+// context's deadline, whichever comes first, with the context error; nothing
+// it started is left waiting.
+func ExampleWithTimeout() {
+	ctx := context.Background()
+	pub, _ := transport.OpenPublisher(ctx, "mem://example-timeout")
+	sub, _ := transport.OpenSubscriber(ctx, "mem://example-timeout")
+	defer pub.Close()
+	defer sub.Close()
+
+	client, err := reply.NewClient(ctx, pub, sub, reply.WithTimeout(20*time.Millisecond))
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+
+	_, err = client.Request(ctx, "nobody-listens", &transport.Message{Payload: []byte("hello?")})
+	fmt.Println(errors.Is(err, context.DeadlineExceeded), client.Stats().Pending)
+	// Output: true 0
 }

@@ -1,12 +1,11 @@
-// Package transport is the portable layer of brokerkit: the message, the
+// Package transport is the portable API of brokerkit: the message, the
 // Publisher and Subscriber interfaces every backend implements, the handler
-// and middleware types, options, error codes, the URL registry, and the
-// machinery every backend shares (concurrency, per-key ordering, panic
-// recovery, redelivery backoff and draining on close).
+// and middleware types, options, error codes and the URL registry.
 //
 // It imports only the standard library. Backends (brokerkit's memory, kafka
-// and amqp packages, or a third party's) do the I/O and feed this package;
-// they do not re-implement dispatching.
+// and amqp packages, or a third party's) do the I/O; the machinery they
+// share (concurrency, per-key ordering, panic recovery, redelivery backoff,
+// draining on close) is in package transport/driver.
 //
 // # Using it
 //
@@ -15,7 +14,7 @@
 //
 //	import _ "github.com/brokerkit/brokerkit/memory"
 //
-//	pub, err := transport.OpenPublisher(ctx, "mem://")
+//	pub, err := transport.OpenPublisher(ctx, "mem://") // transport.WithLogger(l) to see reconnects
 //	sub, err := transport.OpenSubscriber(ctx, "mem://")
 //	s, err := sub.Subscribe(ctx, "orders", handle, transport.WithGroup("billing"))
 //	err = pub.Publish(ctx, "orders", &transport.Message{Key: "customer-7", Payload: body})
@@ -39,9 +38,17 @@
 // A redelivered message may come after later messages of its key on backends
 // that requeue (RabbitMQ, memory); the Kafka backend retries in place.
 //
-// Closing a subscription, or cancelling the context given to Subscribe, stops
-// intake, lets in-flight handlers finish within the drain timeout, acks what
-// finished and returns the rest for redelivery. Every Close is idempotent.
+// The context given to Subscribe bounds setting the subscription up, as
+// net.Dialer's bounds a dial; the subscription then runs until it is
+// closed, or until a context given with WithLifetime ends. Closing it stops
+// intake, handles what was already taken from the broker within the drain
+// timeout, acks what finished and returns the rest for redelivery. Every Close is
+// idempotent. A call given a context that has already ended returns that
+// context's error and sends nothing.
+//
+// What differs between brokers (replay with StartOldest, how exact
+// Message.Attempt is, name rules, payload limits) is listed in one table in
+// docs/portability.md.
 //
 // # Errors
 //
@@ -74,10 +81,8 @@
 //
 // # Writing a backend
 //
-// A backend opens a Receiver for each subscription (topology declared,
-// partitions assigned, offsets resolved), then hands it to Serve, which runs
-// the handler. SetNative records the client's message so that Message.As and
-// the backend's Settle can reach it. Prepare validates a publish and assigns
-// IDs, and PrepareSubscribe validates a subscription's topic, handler and
-// options. Register makes the backend reachable by URL.
+// Backends are written against package transport/driver, which holds the
+// contract and the shared machinery (the dispatcher, validation, error
+// plumbing); docs/backends/writing.md walks through a complete one. Register
+// makes a backend reachable by URL.
 package transport

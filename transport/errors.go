@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -84,10 +86,23 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is lets errors.Is(err, ErrUnavailable) and friends match by code.
+// Is lets errors.Is(err, ErrUnavailable) and friends match by code: an
+// *Error matches the one sentinel that stands for its code. The finer
+// sentinels sharing a code (ErrTooLarge, ErrUnsupported are CodeInvalid)
+// match only when they are in the chain, so that errors.Is(err,
+// ErrUnsupported) does not hold for any bad input.
 func (e *Error) Is(target error) bool {
-	s, ok := sentinelCodes[target]
-	return ok && s == e.Code
+	return target != nil && codeSentinels[e.Code] == target
+}
+
+// codeSentinels is the sentinel an *Error of each code matches.
+var codeSentinels = map[Code]error{
+	CodeClosed:       ErrClosed,
+	CodeInvalid:      ErrInvalid,
+	CodeNotFound:     ErrNotFound,
+	CodeUnauthorized: ErrUnauthorized,
+	CodeUnavailable:  ErrUnavailable,
+	CodeNotConfirmed: ErrNotConfirmed,
 }
 
 var sentinelCodes = map[error]Code{
@@ -102,8 +117,9 @@ var sentinelCodes = map[error]Code{
 }
 
 // CodeOf classifies err: CodeOK for nil, the code of the first *Error or
-// sentinel in its chain, CodeUnavailable for a network error (refused,
-// reset, EOF, timeout), and CodeUnknown otherwise.
+// sentinel in its chain, CodeUnauthorized for a TLS certificate that failed
+// verification, CodeUnavailable for a network error (refused, reset, EOF,
+// timeout), and CodeUnknown otherwise.
 func CodeOf(err error) Code {
 	if err == nil {
 		return CodeOK
@@ -127,10 +143,25 @@ func CodeOf(err error) Code {
 			return c
 		}
 	}
+	if certificateRefused(err) {
+		return CodeUnauthorized
+	}
 	if networkError(err) {
 		return CodeUnavailable
 	}
 	return CodeUnknown
+}
+
+// certificateRefused reports a TLS certificate that failed verification: no
+// new connection gets past it, so it must not look like an outage.
+func certificateRefused(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		host      x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &host) || errors.As(err, &invalid)
 }
 
 // networkError reports a failed or dropped connection, which a new
@@ -209,24 +240,6 @@ func (e *PublishError) Unwrap() []error {
 	}
 	return errs
 }
-
-// FailFrom builds the error for a publish of msgs of which msgs[:from] were
-// confirmed and the rest failed with err; each failed message keeps its
-// index in msgs. A context error is returned as it is, since it says all
-// there is to say.
-func FailFrom(msgs []*Message, from int, err error) error {
-	if err == context.Canceled || err == context.DeadlineExceeded {
-		return err
-	}
-	pe := &PublishError{Failed: make([]FailedMessage, 0, len(msgs)-from)}
-	for i := from; i < len(msgs); i++ {
-		pe.Failed = append(pe.Failed, FailedMessage{Index: i, ID: msgs[i].ID, Err: err})
-	}
-	return pe
-}
-
-// Redact returns the URL as text with any password replaced by "xxxxx".
-func Redact(u *url.URL) string { return u.Redacted() }
 
 // RedactString redacts a URL given as text; text that does not parse as a
 // URL is replaced whole, since it may hold a password in any form.

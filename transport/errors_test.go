@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,7 +34,7 @@ func TestCodeOfAndRetryable(t *testing.T) {
 		{transport.Permanent(errors.New("bad payload")), transport.CodePermanent, false},
 		{transport.Permanent(transport.ErrUnavailable), transport.CodePermanent, false},
 		{transport.NewError(transport.CodeUnavailable, "dial", native), transport.CodeUnavailable, true},
-		{transport.FailFrom([]*transport.Message{{ID: "a"}}, 0, transport.ErrNotConfirmed), transport.CodeNotConfirmed, true},
+		{&transport.PublishError{Failed: []transport.FailedMessage{{ID: "a", Err: transport.ErrNotConfirmed}}}, transport.CodeNotConfirmed, true},
 	}
 	for _, c := range cases {
 		if got := transport.CodeOf(c.err); got != c.code {
@@ -60,31 +59,9 @@ func TestErrorKeepsNativeCause(t *testing.T) {
 	}
 }
 
-func TestPublishError(t *testing.T) {
-	msgs := []*transport.Message{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d"}, {ID: "e"}}
-	err := transport.FailFrom(msgs, 0, transport.ErrNotConfirmed)
-	var pe *transport.PublishError
-	if !errors.As(err, &pe) || len(pe.Failed) != 5 || pe.Failed[4].ID != "e" || pe.Failed[4].Index != 4 {
-		t.Fatalf("FailFrom: %#v", err)
-	}
-	// The failed messages keep their index in the call.
-	if !errors.As(transport.FailFrom(msgs, 3, transport.ErrNotConfirmed), &pe) ||
-		len(pe.Failed) != 2 || pe.Failed[0].Index != 3 || pe.Failed[0].ID != "d" || pe.Failed[1].Index != 4 {
-		t.Fatalf("FailFrom(msgs, 3): %#v", pe)
-	}
-	if !strings.Contains(err.Error(), "and 2 more") {
-		t.Errorf("long list not shortened: %v", err)
-	}
-	if got := transport.FailFrom(msgs, 0, context.Canceled); got != context.Canceled {
-		t.Errorf("context error wrapped: %v", got)
-	}
-}
-
 func TestRedact(t *testing.T) {
 	const secret = "s3cr3t-pa55"
-	u, _ := url.Parse("amqp://user:" + secret + "@host:5672/vh")
 	for _, s := range []string{
-		transport.Redact(u),
 		transport.RedactString("amqp://user:" + secret + "@host:5672/vh"),
 		transport.RedactString("amqp://user:" + secret + "@host:5672/%zz"),
 	} {
@@ -105,5 +82,23 @@ func TestNetworkErrorsAreUnavailable(t *testing.T) {
 		if got := transport.CodeOf(err); got != transport.CodeUnavailable {
 			t.Errorf("CodeOf(%v) = %v, want Unavailable", err, got)
 		}
+	}
+}
+
+// An *Error matches the sentinel of its code only: a finer sentinel of the
+// same code (ErrTooLarge, ErrUnsupported) matches only when in the chain.
+func TestErrorMatchesOnlyItsCodesSentinel(t *testing.T) {
+	bad := transport.NewError(transport.CodeInvalid, "declare", errors.New("PRECONDITION_FAILED"))
+	if !errors.Is(bad, transport.ErrInvalid) {
+		t.Error("a CodeInvalid error does not match ErrInvalid")
+	}
+	for _, finer := range []error{transport.ErrUnsupported, transport.ErrTooLarge} {
+		if errors.Is(bad, finer) {
+			t.Errorf("any CodeInvalid error matches %v", finer)
+		}
+	}
+	tooLarge := transport.NewError(transport.CodeInvalid, "publish", fmt.Errorf("%w: 2 MB", transport.ErrTooLarge))
+	if !errors.Is(tooLarge, transport.ErrTooLarge) || !errors.Is(tooLarge, transport.ErrInvalid) {
+		t.Error("an ErrTooLarge in the chain is not matched")
 	}
 }

@@ -117,7 +117,7 @@ func CreateTopic(ctx context.Context, v any, topic string, spec TopicSpec) error
 	if !ok {
 		return unsupported(v, "topic administration")
 	}
-	if err := CheckTopic(topic); err != nil {
+	if err := checkTopic(topic); err != nil {
 		return err
 	}
 	if spec.Partitions < 0 || spec.ReplicationFactor < 0 {
@@ -134,14 +134,14 @@ func DeleteTopic(ctx context.Context, v any, topic string) error {
 	if !ok {
 		return unsupported(v, "topic administration")
 	}
-	if err := CheckTopic(topic); err != nil {
+	if err := checkTopic(topic); err != nil {
 		return err
 	}
 	return a.DeleteTopic(ctx, topic)
 }
 
 func checkGroup(topic, group string) error {
-	if err := CheckTopic(topic); err != nil {
+	if err := checkTopic(topic); err != nil {
 		return err
 	}
 	if group == "" {
@@ -152,4 +152,11 @@ func checkGroup(topic, group string) error {
 
 func unsupported(v any, what string) error {
 	return fmt.Errorf("%w: %T does not offer %s", ErrUnsupported, v, what)
+}
+
+func checkTopic(topic string) error {
+	if topic == "" {
+		return Invalidf("empty topic")
+	}
+	return nil
 }

@@ -91,13 +91,6 @@ func (m *Message) As(target any) bool {
 	return true
 }
 
-// SetNative is for backends: it records the client's own message, which
-// Message.As hands out and the backend's Settle reads back with Native.
-func SetNative(m *Message, native any) { m.native = native }
-
-// Native is for backends: it returns what SetNative recorded.
-func Native(m *Message) any { return m.native }
-
 // idPrefix makes IDs unique across processes; the counter makes them unique
 // within one, at a fraction of the cost of reading random bytes per message.
 var (

@@ -3,20 +3,24 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
-// fakeOpener records the URL it was asked to open.
-type fakeOpener struct{ got *url.URL }
+// fakeOpener records the URL and options it was asked to open with.
+type fakeOpener struct {
+	got    *url.URL
+	config transport.OpenConfig
+}
 
-func (f *fakeOpener) OpenPublisher(_ context.Context, u *url.URL) (transport.Publisher, error) {
-	f.got = u
-	q := transport.NewQuery(u)
+func (f *fakeOpener) OpenPublisher(_ context.Context, u *url.URL, o transport.OpenConfig) (transport.Publisher, error) {
+	f.got, f.config = u, o
+	q := driver.NewQuery(u)
 	q.Int("batch", 1)
 	if err := q.Err(); err != nil {
 		return nil, err
@@ -24,7 +28,7 @@ func (f *fakeOpener) OpenPublisher(_ context.Context, u *url.URL) (transport.Pub
 	return transport.PublisherFunc(func(context.Context, string, ...*transport.Message) error { return nil }), nil
 }
 
-func (f *fakeOpener) OpenSubscriber(context.Context, *url.URL) (transport.Subscriber, error) {
+func (f *fakeOpener) OpenSubscriber(context.Context, *url.URL, transport.OpenConfig) (transport.Subscriber, error) {
 	return nil, errors.New("not used")
 }
 
@@ -39,6 +43,15 @@ func TestOpenByURL(t *testing.T) {
 	}
 	if fake.got.Host != "host:1" {
 		t.Errorf("opener got %v", fake.got)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if _, err := transport.OpenPublisher(ctx, "faketest://host:1", transport.WithLogger(logger)); err != nil || fake.config.Logger != logger {
+		t.Errorf("WithLogger did not reach the backend: %v, %v", err, fake.config.Logger)
+	}
+	for _, o := range []transport.OpenOption{nil, transport.WithLogger(nil)} {
+		if _, err := transport.OpenPublisher(ctx, "faketest://host:1", o); !errors.Is(err, transport.ErrInvalid) {
+			t.Errorf("bad OpenOption: %v, want ErrInvalid", err)
+		}
 	}
 	const secret = "hunter2-secret"
 	bad := []struct{ url, mention string }{
@@ -72,18 +85,6 @@ func TestRegisterTwicePanics(t *testing.T) {
 	transport.Register("faketest", fake)
 }
 
-func TestQuery(t *testing.T) {
-	u, _ := url.Parse("x://h?n=3&on=true&d=1s&s=v&dup=1&dup=2")
-	q := transport.NewQuery(u)
-	if q.Int("n", 0) != 3 || !q.Bool("on", false) || q.Duration("d", 0) != time.Second ||
-		q.String("s", "") != "v" || q.String("dup", "") != "2" || q.Int("absent", 7) != 7 {
-		t.Error("getters returned wrong values")
-	}
-	if err := q.Err(); err != nil {
-		t.Errorf("Err: %v", err)
-	}
-}
-
 func FuzzQuery(f *testing.F) {
 	f.Add("x://h?n=3&on=true&d=1s")
 	f.Add("x://u:p@h:1/v?n=-1&d=zz&%zz")
@@ -92,7 +93,7 @@ func FuzzQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		q := transport.NewQuery(u)
+		q := driver.NewQuery(u)
 		q.Int("n", 0)
 		q.Bool("on", false)
 		q.Duration("d", 0)

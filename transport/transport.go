@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"fmt"
 )
 
 // Publisher sends messages to topics. It is safe for concurrent use.
@@ -72,66 +71,3 @@ func (f PublisherFunc) Publish(ctx context.Context, topic string, msgs ...*Messa
 }
 
 func (f PublisherFunc) Close() error { return nil }
-
-// CheckTopic returns an ErrInvalid error for a topic no backend accepts.
-func CheckTopic(topic string) error {
-	if topic == "" {
-		return Invalidf("empty topic")
-	}
-	return nil
-}
-
-// Prepare validates a publish before anything is sent and gives every
-// message without an ID a new one. maxPayload is the backend's limit on one
-// payload; 0 means none. A nil context is an ErrInvalid error, a context
-// that has ended returns its error, so that every backend agrees. Backends
-// call it first in Publish.
-func Prepare(ctx context.Context, topic string, msgs []*Message, maxPayload int) error {
-	if ctx == nil {
-		return Invalidf("nil context")
-	}
-	if err := CheckTopic(topic); err != nil {
-		return err
-	}
-	for i, m := range msgs {
-		if m == nil {
-			return Invalidf("message #%d is nil", i)
-		}
-		if maxPayload > 0 && len(m.Payload) > maxPayload {
-			return fmt.Errorf("%w: message #%d: payload of %d bytes exceeds the limit of %d",
-				ErrTooLarge, i, len(m.Payload), maxPayload)
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	for _, m := range msgs {
-		if m.ID == "" {
-			m.ID = NewID()
-		}
-	}
-	return nil
-}
-
-// PrepareSubscribe validates a Subscribe call, the subscribe-side twin of
-// Prepare: the topic, the handler and the options. Backends call it first
-// and add their own checks to the config it returns.
-func PrepareSubscribe(ctx context.Context, topic string, h Handler, opts []SubscribeOption) (SubscribeConfig, error) {
-	if ctx == nil {
-		return SubscribeConfig{}, Invalidf("nil context")
-	}
-	cfg, err := NewSubscribeConfig(opts...)
-	if err != nil {
-		return cfg, err
-	}
-	if err := CheckTopic(topic); err != nil {
-		return cfg, err
-	}
-	if h == nil {
-		return cfg, Invalidf("nil handler")
-	}
-	if err := ctx.Err(); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
-}

@@ -1,7 +1,7 @@
 // Package backoff paces the retries of a backend reaching its broker
 // (reconnecting, refetching): waits that double from Min up to Max and end
 // early with their context. It is internal: the portable retry policy for
-// handlers is transport.SubscribeConfig.Backoff and the middleware's Retry.
+// handlers is driver.SubscribeConfig.Backoff and the middleware's Retry.
 package backoff
 
 import (

@@ -26,13 +26,16 @@ type Config struct {
 	// Partitions is the partition count of topics created on first use.
 	// Default 1, as Apache Kafka's num.partitions.
 	Partitions int
+	// NoAutoCreateTopics refuses requests for missing topics instead of
+	// creating them (auto.create.topics.enable=false). Default: create.
+	NoAutoCreateTopics bool
 }
 
 // Server is a running kfake cluster.
 type Server struct{ c *kfake.Cluster }
 
 // Start starts the cluster. Topics are created on first use, as Apache
-// Kafka does by default. kfake listens on 127.0.0.1 only.
+// Kafka does by default, unless cfg.NoAutoCreateTopics. kfake listens on 127.0.0.1 only.
 func Start(cfg Config) (*Server, error) {
 	if cfg.Brokers == 0 {
 		cfg.Brokers = max(1, len(cfg.Ports))
@@ -43,7 +46,10 @@ func Start(cfg Config) (*Server, error) {
 	if len(cfg.Ports) > 0 && len(cfg.Ports) != cfg.Brokers {
 		return nil, fmt.Errorf("kafkadev: %d ports for %d brokers", len(cfg.Ports), cfg.Brokers)
 	}
-	opts := []kfake.Opt{kfake.NumBrokers(cfg.Brokers), kfake.AllowAutoTopicCreation()}
+	opts := []kfake.Opt{kfake.NumBrokers(cfg.Brokers)}
+	if !cfg.NoAutoCreateTopics {
+		opts = append(opts, kfake.AllowAutoTopicCreation())
+	}
 	if len(cfg.Ports) > 0 {
 		opts = append(opts, kfake.Ports(cfg.Ports...))
 	}

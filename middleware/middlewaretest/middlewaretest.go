@@ -18,6 +18,11 @@
 //     also one whose first handling failed.
 //   - TraceFromPublishToHandler: one OpenTelemetry trace runs from Publish to
 //     the handler, and the latency histograms are recorded.
+//   - SecureEnvelope: messages sealed and signed by middleware/secure are
+//     handled in clear; tampered ones (payload, header, topic, ID, wrong or
+//     unknown key, unsigned) reach the dead-letter topic after one attempt
+//     with the reason; keys rotate, and a retired key's messages are
+//     refused as such.
 //
 // The backend must redeliver a failed message with Message.Attempt raised
 // (transporttest's Redelivery capability) and support groups.
@@ -25,14 +30,12 @@ package middlewaretest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/transporttest"
 )
 
 // Harness tells the scenarios how to reach the backend under test.
@@ -65,10 +68,10 @@ func Run(t *testing.T, h Harness) {
 		t.Fatal("middlewaretest: Harness needs NewPublisher and NewSubscriber")
 	}
 	if h.NewTopic == nil {
-		h.NewTopic = func(t testing.TB) string { return UniqueName(t, "mwtopic") }
+		h.NewTopic = func(t testing.TB) string { return transporttest.Name(t, "mwtopic") }
 	}
 	if h.NewGroup == nil {
-		h.NewGroup = func(t testing.TB) string { return UniqueName(t, "mwgroup") }
+		h.NewGroup = func(t testing.TB) string { return transporttest.Name(t, "mwgroup") }
 	}
 	if h.System == "" {
 		h.System = "brokerkit"
@@ -79,24 +82,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PoisonToDeadLetter", func(t *testing.T) { PoisonToDeadLetter(t, h) })
 	t.Run("DuplicatesHandledOnce", func(t *testing.T) { DuplicatesHandledOnce(t, h) })
 	t.Run("TraceFromPublishToHandler", func(t *testing.T) { TraceFromPublishToHandler(t, h) })
-}
-
-// UniqueName returns prefix, the test's name and random hex, in characters
-// Kafka and RabbitMQ both accept.
-func UniqueName(t testing.TB, prefix string) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	clean := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, t.Name())
-	if len(clean) > 100 {
-		clean = clean[len(clean)-100:]
-	}
-	return prefix + "." + clean + "." + hex.EncodeToString(b[:])
+	t.Run("SecureEnvelope", func(t *testing.T) { SecureEnvelope(t, h) })
 }
 
 // subscribe opens a subscription that is closed at t's cleanup.

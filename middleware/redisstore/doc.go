@@ -22,6 +22,7 @@
 //
 // Redis errors are returned as transport.ErrUnavailable errors (the native
 // go-redis error stays reachable with errors.As), so Dedup leaves the message
-// unacknowledged and it comes back. They name no password: go-redis does not
+// unacknowledged and it comes back. A Redis that does not answer stalls each
+// handling for WithTimeout (default 1 s) before that happens. They name no password: go-redis does not
 // put credentials in its errors.
 package redisstore

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,10 +32,30 @@ func WithPrefix(p string) Option {
 	}
 }
 
+// DefaultTimeout bounds each store call unless WithTimeout says otherwise.
+const DefaultTimeout = time.Second
+
+// WithTimeout bounds each call to Redis (claim, mark done, release). While
+// Redis does not answer, every handling waits this long before its message
+// is left unacknowledged for redelivery (Dedup cannot tell whether it was
+// handled): the subscription stalls at one timeout per message, and loses
+// nothing. Without a bound of its own the wait would be go-redis' read
+// timeout (3 s by default) or longer. Default DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(s *Store) error {
+		if d <= 0 {
+			return transport.Invalidf("redisstore.WithTimeout: %v is not positive", d)
+		}
+		s.timeout = d
+		return nil
+	}
+}
+
 // Store is a middleware.Store on Redis, safe for concurrent use.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb     redis.UniversalClient
+	prefix  string
+	timeout time.Duration
 }
 
 // New returns a store on rdb. The store does not own rdb: closing it is the
@@ -43,7 +64,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 	if rdb == nil {
 		return nil, transport.Invalidf("redisstore.New: nil client")
 	}
-	s := &Store{rdb: rdb, prefix: DefaultPrefix}
+	s := &Store{rdb: rdb, prefix: DefaultPrefix, timeout: DefaultTimeout}
 	for _, o := range opts {
 		if o == nil {
 			return nil, transport.Invalidf("redisstore: nil Option")
@@ -81,9 +102,13 @@ return 0
 
 // Claim implements middleware.Store.
 func (s *Store) Claim(ctx context.Context, key, token string, lease time.Duration) (middleware.ClaimResult, error) {
-	n, err := claimScript.Run(ctx, s.rdb, []string{s.prefix + key}, claimPrefix+token, millis(lease), doneValue).Int()
+	var n int
+	err := s.do(ctx, "claim", func(ctx context.Context) (err error) {
+		n, err = claimScript.Run(ctx, s.rdb, []string{s.prefix + key}, claimPrefix+token, millis(lease), doneValue).Int()
+		return err
+	})
 	if err != nil {
-		return 0, wrap("claim", err)
+		return 0, err
 	}
 	switch n {
 	case 1:
@@ -96,22 +121,46 @@ func (s *Store) Claim(ctx context.Context, key, token string, lease time.Duratio
 
 // MarkDone implements middleware.Store.
 func (s *Store) MarkDone(ctx context.Context, key string, ttl time.Duration) error {
-	return wrap("mark done", s.rdb.Set(ctx, s.prefix+key, doneValue, max(ttl, time.Millisecond)).Err())
+	return s.do(ctx, "mark done", func(ctx context.Context) error {
+		return s.rdb.Set(ctx, s.prefix+key, doneValue, max(ttl, time.Millisecond)).Err()
+	})
 }
 
 // Release implements middleware.Store.
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	return wrap("release", releaseScript.Run(ctx, s.rdb, []string{s.prefix + key}, claimPrefix+token).Err())
+	return s.do(ctx, "release", func(ctx context.Context) error {
+		return releaseScript.Run(ctx, s.rdb, []string{s.prefix + key}, claimPrefix+token).Err()
+	})
+}
+
+// do runs one Redis call, waiting for it at most the store's timeout.
+// go-redis applies a context's deadline to the connection only with
+// Options.ContextTimeoutEnabled, which the store cannot count on in a
+// client it does not own; so the call runs in a goroutine of its own, and
+// one that outlives the timeout ends at the client's own read and write
+// timeouts. Its outcome is then unknown, which the Store contract allows
+// for: a claim made late expires with its lease.
+func (s *Store) do(ctx context.Context, op string, call func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- call(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err == nil || err == redis.Nil {
+		return nil
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("redis did not answer within %v (redisstore.WithTimeout): %w", s.timeout, err)
+	}
+	return transport.NewError(transport.CodeUnavailable, "redis dedup "+op, err)
 }
 
 // millis is d in whole milliseconds, at least 1: PX 0 is an error in Redis.
 func millis(d time.Duration) int64 { return max(d.Milliseconds(), 1) }
-
-func wrap(op string, err error) error {
-	if err == nil || err == redis.Nil {
-		return nil
-	}
-	return transport.NewError(transport.CodeUnavailable, "redis dedup "+op, err)
-}
 
 var _ middleware.Store = (*Store)(nil)

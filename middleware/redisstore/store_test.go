@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -234,5 +236,46 @@ func TestTwoInstancesHandleEachDuplicateOnce(t *testing.T) {
 	t.Logf("handled by instance: %v; busy deliveries redelivered: %d", byInst, busy.Load())
 	if byInst[0] == 0 || byInst[1] == 0 {
 		t.Errorf("one instance handled nothing (%v): the test did not exercise two instances", byInst)
+	}
+}
+
+// TestSilentRedis: a Redis that accepts connections and never answers (a
+// frozen server) fails each call after the store's own timeout, as
+// ErrUnavailable naming it, so Dedup leaves the message for redelivery.
+func TestSilentRedis(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns sync.WaitGroup
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() { // read and never answer
+				defer conns.Done()
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	rdb := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1})
+	defer rdb.Close()
+	if _, err := redisstore.New(rdb, redisstore.WithTimeout(0)); !errors.Is(err, transport.ErrInvalid) {
+		t.Errorf("WithTimeout(0): %v, want ErrInvalid", err)
+	}
+	store, err := redisstore.New(rdb, redisstore.WithTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.Claim(context.Background(), "k", "tok", time.Second)
+	if !errors.Is(err, transport.ErrUnavailable) || !strings.Contains(err.Error(), "WithTimeout") {
+		t.Errorf("Claim on a silent Redis: %v, want ErrUnavailable after the store's timeout", err)
+	}
+	if err := store.MarkDone(context.Background(), "k", time.Second); !errors.Is(err, transport.ErrUnavailable) {
+		t.Errorf("MarkDone on a silent Redis: %v, want ErrUnavailable", err)
 	}
 }

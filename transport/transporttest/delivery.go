@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,8 +41,8 @@ var awkwardMetadata = transport.Metadata{
 func (s *suite) roundTrip(t *testing.T) {
 	topic := s.topic(t)
 	pub, sub := s.publisher(t), s.subscriber(t)
-	r := newRecorder(nil)
-	s.subscribe(t, sub, topic, r.handle, s.plain(t)...)
+	r := NewCollector(nil)
+	s.subscribe(t, sub, topic, r.Handle, s.plain(t)...)
 
 	before := time.Now()
 	want := []*transport.Message{
@@ -62,7 +63,7 @@ func (s *suite) roundTrip(t *testing.T) {
 	after := time.Now()
 
 	got := map[string]*transport.Message{}
-	for _, m := range r.messages() {
+	for _, m := range r.Messages() {
 		got[m.ID] = m
 	}
 	for _, w := range want {
@@ -88,6 +89,12 @@ func (s *suite) roundTrip(t *testing.T) {
 				t.Errorf("%s: metadata %q = %q (present %v), want %q", w.ID, k, gv, ok, v)
 			}
 		}
+		for _, native := range s.h.NativeTypes {
+			target := reflect.New(reflect.TypeOf(native).Elem())
+			if !g.As(target.Interface()) {
+				t.Errorf("%s: Message.As(%v) is false, want the backend's native message", w.ID, target.Type())
+			}
+		}
 		if len(w.Metadata) == 0 && len(g.Metadata) != 0 {
 			t.Errorf("%s: metadata %v appeared on a message published without any", w.ID, g.Metadata)
 		}
@@ -107,8 +114,8 @@ func (s *suite) largePayload(t *testing.T) {
 	}
 	topic := s.topic(t)
 	pub, sub := s.publisher(t), s.subscriber(t)
-	r := newRecorder(nil)
-	s.subscribe(t, sub, topic, r.handle, s.plain(t)...)
+	r := NewCollector(nil)
+	s.subscribe(t, sub, topic, r.Handle, s.plain(t)...)
 	payload := make([]byte, size)
 	for i := range payload {
 		payload[i] = byte(i * 7)
@@ -116,7 +123,7 @@ func (s *suite) largePayload(t *testing.T) {
 	m := &transport.Message{Payload: payload}
 	s.publish(t, pub, topic, m)
 	s.waitDistinct(t, r, 1)
-	if got := r.messages()[0].Payload; !bytes.Equal(got, payload) {
+	if got := r.Messages()[0].Payload; !bytes.Equal(got, payload) {
 		t.Fatalf("payload of %d bytes came back as %d bytes, different", size, len(got))
 	}
 }
@@ -125,8 +132,8 @@ func (s *suite) concurrentPublishers(t *testing.T) {
 	const publishers, each = 8, 250
 	topic := s.topic(t)
 	sub := s.subscriber(t)
-	r := newRecorder(nil)
-	s.subscribe(t, sub, topic, r.handle, s.plain(t, transport.WithConcurrency(4))...)
+	r := NewCollector(nil)
+	s.subscribe(t, sub, topic, r.Handle, s.plain(t, transport.WithConcurrency(4))...)
 
 	var wg sync.WaitGroup
 	all := make([][]*transport.Message, publishers)
@@ -159,9 +166,9 @@ func (s *suite) concurrentPublishers(t *testing.T) {
 func (s *suite) topicIsolation(t *testing.T) {
 	a, b := s.topic(t), s.topic(t)
 	pub, sub := s.publisher(t), s.subscriber(t)
-	ra, rb := newRecorder(nil), newRecorder(nil)
-	s.subscribe(t, sub, a, ra.handle, s.plain(t)...)
-	s.subscribe(t, sub, b, rb.handle, s.plain(t)...)
+	ra, rb := NewCollector(nil), NewCollector(nil)
+	s.subscribe(t, sub, a, ra.Handle, s.plain(t)...)
+	s.subscribe(t, sub, b, rb.Handle, s.plain(t)...)
 	ma, mb := numbered("a", 5), numbered("b", 3)
 	s.publish(t, pub, a, ma...)
 	s.publish(t, pub, b, mb...)
@@ -175,9 +182,9 @@ func (s *suite) topicIsolation(t *testing.T) {
 func (s *suite) fanOut(t *testing.T) {
 	topic := s.topic(t)
 	pub, sub := s.publisher(t), s.subscriber(t)
-	r1, r2 := newRecorder(nil), newRecorder(nil)
-	s.subscribe(t, sub, topic, r1.handle, transport.WithGroup(s.group(t)))
-	s.subscribe(t, sub, topic, r2.handle, transport.WithGroup(s.group(t)))
+	r1, r2 := NewCollector(nil), NewCollector(nil)
+	s.subscribe(t, sub, topic, r1.Handle, transport.WithGroup(s.group(t)))
+	s.subscribe(t, sub, topic, r2.Handle, transport.WithGroup(s.group(t)))
 	msgs := numbered("fan", 50)
 	s.publish(t, pub, topic, msgs...)
 	s.waitDistinct(t, r1, len(msgs))
@@ -189,13 +196,13 @@ func (s *suite) fanOut(t *testing.T) {
 func (s *suite) competingConsumers(t *testing.T) {
 	topic, group := s.topic(t), s.group(t)
 	pub := s.publisher(t)
-	shared := newRecorder(nil)
+	shared := NewCollector(nil)
 	var perMember [2]atomic.Int64
 	for i := range perMember {
 		sub := s.subscriber(t)
 		s.subscribe(t, sub, topic, func(ctx context.Context, m *transport.Message) error {
 			perMember[i].Add(1)
-			return shared.handle(ctx, m)
+			return shared.Handle(ctx, m)
 		}, transport.WithGroup(group))
 	}
 	msgs := numbered("compete", 200)
@@ -207,7 +214,7 @@ func (s *suite) competingConsumers(t *testing.T) {
 	quiet()
 	mustMatchIDs(t, shared, msgs)
 	for _, m := range msgs {
-		if n := shared.count(m.ID); n != 1 {
+		if n := shared.Count(m.ID); n != 1 {
 			t.Errorf("message %s handled %d times by the group, want once", m.ID, n)
 		}
 	}
@@ -220,9 +227,9 @@ func (s *suite) ephemeral(t *testing.T) {
 	early := &transport.Message{Payload: []byte("before any subscriber")}
 	s.publish(t, pub, topic, early)
 
-	r1, r2 := newRecorder(nil), newRecorder(nil)
-	s.subscribe(t, sub, topic, r1.handle)
-	s.subscribe(t, sub, topic, r2.handle)
+	r1, r2 := NewCollector(nil), NewCollector(nil)
+	s.subscribe(t, sub, topic, r1.Handle)
+	s.subscribe(t, sub, topic, r2.Handle)
 	msgs := numbered("live", 20)
 	s.publish(t, pub, topic, msgs...)
 	s.waitDistinct(t, r1, len(msgs))
@@ -232,7 +239,7 @@ func (s *suite) ephemeral(t *testing.T) {
 	// and nothing from before.
 	mustMatchIDs(t, r1, msgs)
 	mustMatchIDs(t, r2, msgs)
-	if r1.count(early.ID)+r2.count(early.ID) != 0 {
+	if r1.Count(early.ID)+r2.Count(early.ID) != 0 {
 		t.Errorf("an ephemeral subscriber got a message published before it subscribed")
 	}
 }

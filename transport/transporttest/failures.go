@@ -17,7 +17,7 @@ func (s *suite) redeliveryAfterError(t *testing.T) {
 	var mu sync.Mutex
 	var attempts []int
 	poison := &transport.Message{Key: "poison", Payload: []byte("fails twice")}
-	r := newRecorder(func(_ context.Context, m *transport.Message) error {
+	r := NewCollector(func(_ context.Context, m *transport.Message) error {
 		if m.ID != poison.ID {
 			return nil
 		}
@@ -29,7 +29,7 @@ func (s *suite) redeliveryAfterError(t *testing.T) {
 		}
 		return nil
 	})
-	s.subscribe(t, sub, topic, r.handle, s.plain(t, fastRetry)...)
+	s.subscribe(t, sub, topic, r.Handle, s.plain(t, fastRetry)...)
 	others := numbered("fine", 10)
 	s.publish(t, pub, topic, append([]*transport.Message{poison}, others...)...)
 	s.waitDistinct(t, r, 1+len(others))
@@ -39,7 +39,7 @@ func (s *suite) redeliveryAfterError(t *testing.T) {
 	if fmt.Sprint(attempts) != "[1 2 3]" {
 		t.Errorf("the failing message was delivered with attempts %v, want [1 2 3]", attempts)
 	}
-	got := r.messages()
+	got := r.Messages()
 	for _, m := range got {
 		if m.ID == poison.ID && string(m.Payload) != string(poison.Payload) {
 			t.Errorf("redelivered payload %q, want %q", m.Payload, poison.Payload)
@@ -52,20 +52,20 @@ func (s *suite) panickingHandler(t *testing.T) {
 	topic := s.topic(t)
 	pub, sub := s.publisher(t), s.subscriber(t)
 	var panicked atomic.Bool
-	r := newRecorder(func(_ context.Context, m *transport.Message) error {
+	r := NewCollector(func(_ context.Context, m *transport.Message) error {
 		if string(m.Payload) == "boom" && panicked.CompareAndSwap(false, true) {
 			panic("handler bug")
 		}
 		return nil
 	})
-	ss := s.subscribe(t, sub, topic, r.handle, s.plain(t, fastRetry)...)
+	ss := s.subscribe(t, sub, topic, r.Handle, s.plain(t, fastRetry)...)
 	boom := &transport.Message{Payload: []byte("boom")}
 	s.publish(t, pub, topic, boom)
 	s.waitDistinct(t, r, 1)
 	if !panicked.Load() {
 		t.Fatal("the handler never panicked")
 	}
-	if got := r.messages()[0].Attempt; got != 2 {
+	if got := r.Messages()[0].Attempt; got != 2 {
 		t.Errorf("after a panic the message came back with attempt %d, want 2", got)
 	}
 	// The subscription survived the panic.
@@ -84,7 +84,7 @@ func (s *suite) perKeyOrder(t *testing.T) {
 	var mu sync.Mutex
 	next := map[string]int{}
 	busy := map[string]bool{}
-	r := newRecorder(func(_ context.Context, m *transport.Message) error {
+	r := NewCollector(func(_ context.Context, m *transport.Message) error {
 		mu.Lock()
 		if busy[m.Key] {
 			t.Errorf("key %s: two messages handled at the same time", m.Key)
@@ -103,7 +103,7 @@ func (s *suite) perKeyOrder(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})
-	s.subscribe(t, sub, topic, r.handle, s.plain(t, transport.WithConcurrency(8))...)
+	s.subscribe(t, sub, topic, r.Handle, s.plain(t, transport.WithConcurrency(8))...)
 	var msgs []*transport.Message
 	for i := range each {
 		for k := range keys {

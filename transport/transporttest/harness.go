@@ -67,6 +67,25 @@ type Harness struct {
 	// InvalidTopics are names the broker would refuse; Publish and
 	// Subscribe must reject each with ErrInvalid before sending anything.
 	InvalidTopics []string
+	// NativeTypes are pointers to the types Message.As reaches on delivery
+	// (new(kafkago.Message), new(amqp091.Delivery)); the suite checks every
+	// delivered message reaches each.
+	NativeTypes []any
+	// Unreachable returns a publisher and a subscriber for a broker at addr
+	// ("127.0.0.1:port"), which the suite makes refuse connections or
+	// accept them and say nothing. Publish and Subscribe there must return
+	// by their context's deadline, with the deadline's error or an
+	// ErrUnavailable one, and without the URL's password. Nil: the backend
+	// reaches no broker over the network (memory).
+	Unreachable func(t testing.TB, addr string) (transport.Publisher, transport.Subscriber)
+	// Password is the password Unreachable puts in its URLs, which no error
+	// may show.
+	Password string
+	// WithoutTopicCreation returns clients that do not create missing
+	// topics: publishing or subscribing to one must fail with ErrNotFound,
+	// naming it. Nil: the backend has no missing topics (memory creates
+	// them, as every backend does by default).
+	WithoutTopicCreation func(t testing.TB) (transport.Publisher, transport.Subscriber)
 	// Timeout bounds each wait for a delivery. Default 20s.
 	Timeout time.Duration
 	// Caps is what the backend claims.

@@ -63,8 +63,9 @@ func numbered(prefix string, n int) []*transport.Message {
 	return msgs
 }
 
-// recorder is a handler that records every delivery, by message ID.
-type recorder struct {
+// Collector is a handler that records every delivery, by message ID, for
+// tests to wait on and check. Backends' own tests use it too.
+type Collector struct {
 	mu     sync.Mutex
 	got    []*transport.Message
 	byID   map[string]int // deliveries per ID
@@ -72,11 +73,14 @@ type recorder struct {
 	fn     transport.Handler // runs first; its error is the handler's
 }
 
-func newRecorder(fn transport.Handler) *recorder {
-	return &recorder{byID: map[string]int{}, change: make(chan struct{}, 1), fn: fn}
+// NewCollector returns a Collector; fn, when not nil, runs first on every
+// delivery and its error is the handler's (to fail some on purpose).
+func NewCollector(fn transport.Handler) *Collector {
+	return &Collector{byID: map[string]int{}, change: make(chan struct{}, 1), fn: fn}
 }
 
-func (r *recorder) handle(ctx context.Context, m *transport.Message) error {
+// Handle is the transport.Handler.
+func (r *Collector) Handle(ctx context.Context, m *transport.Message) error {
 	if r.fn != nil {
 		if err := r.fn(ctx, m); err != nil {
 			return err
@@ -93,20 +97,22 @@ func (r *recorder) handle(ctx context.Context, m *transport.Message) error {
 	return nil
 }
 
-// distinct is how many different IDs were handled successfully.
-func (r *recorder) distinct() int {
+// Distinct is how many different IDs were handled successfully.
+func (r *Collector) Distinct() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.byID)
 }
 
-func (r *recorder) messages() []*transport.Message {
+// Messages returns every message handled successfully, in order.
+func (r *Collector) Messages() []*transport.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]*transport.Message(nil), r.got...)
 }
 
-func (r *recorder) count(id string) int {
+// Count is how many times the message with this ID was handled.
+func (r *Collector) Count(id string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.byID[id]
@@ -114,10 +120,10 @@ func (r *recorder) count(id string) int {
 
 // waitDistinct waits until n distinct IDs were handled, failing the test at
 // the harness timeout.
-func (s *suite) waitDistinct(t testing.TB, r *recorder, n int) {
+func (s *suite) waitDistinct(t testing.TB, r *Collector, n int) {
 	t.Helper()
-	waitFor(t, s.h.Timeout, r.change, func() bool { return r.distinct() >= n },
-		func() string { return fmt.Sprintf("%d of %d messages handled", r.distinct(), n) })
+	waitFor(t, s.h.Timeout, r.change, func() bool { return r.Distinct() >= n },
+		func() string { return fmt.Sprintf("%d of %d messages handled", r.Distinct(), n) })
 }
 
 // waitFor polls cond on every signal of change, and every 10ms.
@@ -142,7 +148,7 @@ func waitFor(t testing.TB, timeout time.Duration, change <-chan struct{}, cond f
 func quiet() { time.Sleep(300 * time.Millisecond) }
 
 // mustMatchIDs checks that exactly the IDs of want were handled.
-func mustMatchIDs(t testing.TB, r *recorder, want []*transport.Message) {
+func mustMatchIDs(t testing.TB, r *Collector, want []*transport.Message) {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -154,4 +160,23 @@ func mustMatchIDs(t testing.TB, r *recorder, want []*transport.Message) {
 	if len(r.byID) != len(want) {
 		t.Errorf("handled %d distinct messages, want %d", len(r.byID), len(want))
 	}
+}
+
+// Wait waits until n distinct messages were handled and returns every
+// message handled so far, failing t after timeout (a safety net against a
+// hang, not a timing assertion).
+func (r *Collector) Wait(t testing.TB, n int, timeout time.Duration) []*transport.Message {
+	t.Helper()
+	waitFor(t, timeout, r.change, func() bool { return r.Distinct() >= n },
+		func() string { return fmt.Sprintf("%d of %d messages handled", r.Distinct(), n) })
+	return r.Messages()
+}
+
+// WaitAll waits until n messages were handled, counting every delivery of
+// one ID, and returns them, failing t after timeout.
+func (r *Collector) WaitAll(t testing.TB, n int, timeout time.Duration) []*transport.Message {
+	t.Helper()
+	waitFor(t, timeout, r.change, func() bool { return len(r.Messages()) >= n },
+		func() string { return fmt.Sprintf("%d of %d messages handled", len(r.Messages()), n) })
+	return r.Messages()
 }

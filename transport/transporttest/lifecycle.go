@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,9 +16,9 @@ import (
 func (s *suite) groupKeepsMessages(t *testing.T) {
 	topic, group := s.topic(t), s.group(t)
 	pub := s.publisher(t)
-	first := newRecorder(nil)
+	first := NewCollector(nil)
 	sub := s.subscriber(t)
-	ss := s.subscribe(t, sub, topic, first.handle, transport.WithGroup(group))
+	ss := s.subscribe(t, sub, topic, first.Handle, transport.WithGroup(group))
 	warm := numbered("while-up", 3)
 	s.publish(t, pub, topic, warm...)
 	s.waitDistinct(t, first, len(warm))
@@ -28,8 +29,8 @@ func (s *suite) groupKeepsMessages(t *testing.T) {
 	away := numbered("while-away", 20)
 	s.publish(t, pub, topic, away...)
 
-	back := newRecorder(nil)
-	s.subscribe(t, s.subscriber(t), topic, back.handle, transport.WithGroup(group))
+	back := NewCollector(nil)
+	s.subscribe(t, s.subscriber(t), topic, back.Handle, transport.WithGroup(group))
 	s.waitDistinct(t, back, len(away))
 	quiet()
 	mustMatchIDs(t, back, away)
@@ -40,14 +41,14 @@ func (s *suite) groupKeepsMessages(t *testing.T) {
 type slowHandler struct {
 	started, finished, cancelled atomic.Int64
 	release                      chan struct{}
-	rec                          *recorder
+	rec                          *Collector
 }
 
 func newSlowHandler() *slowHandler {
-	return &slowHandler{release: make(chan struct{}), rec: newRecorder(nil)}
+	return &slowHandler{release: make(chan struct{}), rec: NewCollector(nil)}
 }
 
-func (h *slowHandler) handle(ctx context.Context, m *transport.Message) error {
+func (h *slowHandler) Handle(ctx context.Context, m *transport.Message) error {
 	h.started.Add(1)
 	select {
 	case <-h.release:
@@ -56,7 +57,7 @@ func (h *slowHandler) handle(ctx context.Context, m *transport.Message) error {
 		return ctx.Err()
 	}
 	h.finished.Add(1)
-	return h.rec.handle(ctx, m)
+	return h.rec.Handle(ctx, m)
 }
 
 // stopWhileBusy starts a subscription with 4 handlers blocked mid-message,
@@ -72,7 +73,7 @@ func (s *suite) stopWhileBusy(t *testing.T, topic, group string, stop func(*tran
 	if group != "" {
 		opts = append(opts, transport.WithGroup(group))
 	}
-	ss, err := sub.Subscribe(s.ctx(t), topic, h.handle, opts...)
+	ss, err := sub.Subscribe(s.ctx(t), topic, h.Handle, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,12 +145,12 @@ func (s *suite) nothingLostAcrossClose(t *testing.T) {
 	topic, group := s.topic(t), s.group(t)
 	h, msgs := s.stopWhileBusy(t, topic, group, func(ss *transport.Subscription, _ context.CancelFunc) { ss.Close() })
 
-	rest := newRecorder(nil)
-	s.subscribe(t, s.subscriber(t), topic, rest.handle, transport.WithGroup(group))
+	rest := NewCollector(nil)
+	s.subscribe(t, s.subscriber(t), topic, rest.Handle, transport.WithGroup(group))
 	missing := func() []string {
 		var ids []string
 		for _, m := range msgs {
-			if h.rec.count(m.ID) == 0 && rest.count(m.ID) == 0 {
+			if h.rec.Count(m.ID) == 0 && rest.Count(m.ID) == 0 {
 				ids = append(ids, m.ID)
 			}
 		}
@@ -248,8 +249,8 @@ func subErr(ss *transport.Subscription, err error) error {
 func (s *suite) oversized(t *testing.T) {
 	topic := s.topic(t)
 	pub, sub := s.publisher(t), s.subscriber(t)
-	r := newRecorder(nil)
-	s.subscribe(t, sub, topic, r.handle, s.plain(t)...)
+	r := NewCollector(nil)
+	s.subscribe(t, sub, topic, r.Handle, s.plain(t)...)
 	small := &transport.Message{Payload: []byte("fits")}
 	big := &transport.Message{Payload: make([]byte, s.h.Caps.MaxPayload+1)}
 	err := pub.Publish(s.ctx(t), topic, small, big)
@@ -258,7 +259,7 @@ func (s *suite) oversized(t *testing.T) {
 	}
 	// Rejected before sending: the message that fits was not sent either.
 	quiet()
-	if n := r.distinct(); n != 0 {
+	if n := r.Distinct(); n != 0 {
 		t.Errorf("%d messages of a rejected publish were delivered", n)
 	}
 }
@@ -273,9 +274,9 @@ func nilContext() context.Context { return nil }
 func (s *suite) subscribeContextBoundsSetup(t *testing.T) {
 	topic := s.topic(t)
 	pub, sub := s.publisher(t), s.subscriber(t)
-	r := newRecorder(nil)
+	r := NewCollector(nil)
 	ctx, cancel := context.WithTimeout(context.Background(), s.h.Timeout)
-	ss, err := sub.Subscribe(ctx, topic, r.handle, s.plain(t)...)
+	ss, err := sub.Subscribe(ctx, topic, r.Handle, s.plain(t)...)
 	cancel()
 	if err != nil {
 		t.Fatal(err)
@@ -294,8 +295,8 @@ func (s *suite) subscribeContextBoundsSetup(t *testing.T) {
 func (s *suite) endedContext(t *testing.T) {
 	topic := s.topic(t)
 	pub, sub := s.publisher(t), s.subscriber(t)
-	r := newRecorder(nil)
-	s.subscribe(t, sub, topic, r.handle, s.plain(t)...)
+	r := NewCollector(nil)
+	s.subscribe(t, sub, topic, r.Handle, s.plain(t)...)
 	ended, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := pub.Publish(ended, topic, &transport.Message{Payload: []byte("too late")}); err != context.Canceled {
@@ -309,7 +310,7 @@ func (s *suite) endedContext(t *testing.T) {
 		t.Error("a cancelled context is classified as retryable")
 	}
 	quiet()
-	if n := r.distinct(); n != 0 {
+	if n := r.Distinct(); n != 0 {
 		t.Errorf("%d messages published with an ended context were delivered", n)
 	}
 }
@@ -331,8 +332,82 @@ func (s *suite) startOldest(t *testing.T) {
 	}
 	early := numbered("before-subscribe", 4)
 	s.publish(t, pub, topic, early...)
-	r := newRecorder(nil)
-	s.subscribe(t, sub, topic, r.handle, s.plain(t, transport.WithStart(transport.StartOldest))...)
+	r := NewCollector(nil)
+	s.subscribe(t, sub, topic, r.Handle, s.plain(t, transport.WithStart(transport.StartOldest))...)
 	s.waitDistinct(t, r, len(early))
 	mustMatchIDs(t, r, early)
+}
+
+// unreachable: against a port that refuses connections and one that accepts
+// them and says nothing, Publish and Subscribe return by their context's
+// deadline, with its error or ErrUnavailable, never hang and never show the
+// password.
+func (s *suite) unreachable(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		var held []net.Conn // held open, never answered
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := closed.Addr().String()
+	closed.Close()
+
+	ok := func(context.Context, *transport.Message) error { return nil }
+	for name, addr := range map[string]string{"refused": refused, "silent": silent.Addr().String()} {
+		t.Run(name, func(t *testing.T) {
+			pub, sub := s.h.Unreachable(t, addr)
+			defer pub.Close()
+			defer sub.Close()
+			for op, call := range map[string]func(context.Context) error{
+				"publish":   func(ctx context.Context) error { return pub.Publish(ctx, "t", &transport.Message{}) },
+				"subscribe": func(ctx context.Context) error { return subErr(sub.Subscribe(ctx, "t", ok)) },
+			} {
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				err := call(ctx) // a hang here is the failure; the test's own timeout catches it
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, transport.ErrUnavailable) {
+					t.Errorf("%s: %v, want the deadline's error or ErrUnavailable", op, err)
+				}
+				if s.h.Password != "" && err != nil && strings.Contains(err.Error(), s.h.Password) {
+					t.Errorf("%s: the error shows the password: %v", op, err)
+				}
+			}
+		})
+	}
+}
+
+// missingTopic: clients that do not create topics refuse a missing one with
+// ErrNotFound naming it, on publish and on subscribe.
+func (s *suite) missingTopic(t *testing.T) {
+	pub, sub := s.h.WithoutTopicCreation(t)
+	defer pub.Close()
+	defer sub.Close()
+	topic := s.topicName(t)
+	err := pub.Publish(s.ctx(t), topic, &transport.Message{Payload: []byte("x")})
+	if !errors.Is(err, transport.ErrNotFound) || !strings.Contains(err.Error(), topic) {
+		t.Errorf("publish to a missing topic: %v, want ErrNotFound naming it", err)
+	}
+	ok := func(context.Context, *transport.Message) error { return nil }
+	err = subErr(sub.Subscribe(s.ctx(t), topic, ok, s.plain(t)...))
+	if !errors.Is(err, transport.ErrNotFound) {
+		t.Errorf("subscribe to a missing topic: %v, want ErrNotFound", err)
+	}
 }

@@ -1,8 +1,6 @@
 package transporttest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"os"
 	"strconv"
@@ -66,6 +64,10 @@ var (
 	maxPayload = needs("MaxPayload", func(c Capabilities) bool { return c.MaxPayload > 0 })
 )
 
+// Checks that need a harness function rather than a capability.
+func unreachable(Capabilities) (bool, string)  { return false, "Harness.Unreachable" }
+func missingTopic(Capabilities) (bool, string) { return false, "Harness.WithoutTopicCreation" }
+
 // checks is the suite, one entry per line of the contract.
 var checks = []check{
 	{"RoundTrip", always, (*suite).roundTrip},
@@ -89,6 +91,8 @@ var checks = []check{
 	{"SubscribeAfterClose", always, (*suite).subscribeAfterClose},
 	{"BadInput", always, (*suite).badInput},
 	{"OversizedPayload", maxPayload, (*suite).oversized},
+	{"UnreachableBroker", unreachable, (*suite).unreachable},
+	{"MissingTopic", missingTopic, (*suite).missingTopic},
 }
 
 type suite struct{ h Harness }
@@ -96,7 +100,14 @@ type suite struct{ h Harness }
 func (s *suite) run(t *testing.T) {
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
-			if ok, capability := c.needs(s.h.Caps); !ok {
+			ok, capability := c.needs(s.h.Caps)
+			switch {
+			case capability == "Harness.Unreachable":
+				ok = s.h.Unreachable != nil
+			case capability == "Harness.WithoutTopicCreation":
+				ok = s.h.WithoutTopicCreation != nil
+			}
+			if !ok {
 				t.Skipf("backend does not claim %s", capability)
 			}
 			c.run(s, t)
@@ -104,23 +115,16 @@ func (s *suite) run(t *testing.T) {
 	}
 }
 
-// uniqueName returns a name no other test uses.
-func uniqueName(prefix string) string {
-	var b [6]byte
-	rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
-
 func (s *suite) topic(t testing.TB) string {
 	if s.h.NewTopic != nil {
 		return s.h.NewTopic(t)
 	}
-	return uniqueName("bk-topic")
+	return Name(t, "bk-topic")
 }
 
 func (s *suite) group(t testing.TB) string {
 	if s.h.NewGroup != nil {
 		return s.h.NewGroup(t)
 	}
-	return uniqueName("bk-group")
+	return Name(t, "bk-group")
 }

@@ -22,7 +22,9 @@ func main() {
 	flag.IntVar(&cfg.Brokers, "brokers", 0, "number of brokers (default: one per port, else 1)")
 	flag.StringVar(&cfg.DataDir, "data", "", "directory that keeps topics and offsets across restarts (default: none)")
 	flag.IntVar(&cfg.Partitions, "partitions", 1, "partitions of a topic created on first use")
+	autoCreate := flag.Bool("auto-create-topics", true, "create a missing topic on first use, as Apache Kafka does by default")
 	flag.Parse()
+	cfg.NoAutoCreateTopics = !*autoCreate
 	for _, p := range strings.Split(*ports, ",") {
 		if p = strings.TrimSpace(p); p == "" {
 			continue

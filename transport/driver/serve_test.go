@@ -1,4 +1,4 @@
-package transport_test
+package driver_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // fakeReceiver hands out an endless stream of messages and checks that
@@ -28,9 +29,9 @@ func newFakeReceiver(t *testing.T, keyed bool) *fakeReceiver {
 	return &fakeReceiver{t: t, keyed: keyed, settled: map[*transport.Message]error{}, open: map[*transport.Message]bool{}}
 }
 
-func (r *fakeReceiver) Receive(ctx context.Context) (*transport.Message, error) {
+func (r *fakeReceiver) Receive(ctx context.Context) (driver.Delivery, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return driver.Delivery{}, err
 	}
 	i := r.n.Add(1)
 	m := &transport.Message{ID: fmt.Sprint(i), Attempt: 1}
@@ -40,10 +41,14 @@ func (r *fakeReceiver) Receive(ctx context.Context) (*transport.Message, error) 
 	r.mu.Lock()
 	r.open[m] = true
 	r.mu.Unlock()
-	return m, nil
+	return driver.Delivery{Message: m, Token: m}, nil
 }
 
-func (r *fakeReceiver) Settle(m *transport.Message, err error) {
+func (r *fakeReceiver) Settle(d driver.Delivery, err error) {
+	m := d.Token.(*transport.Message)
+	if d.Message != m {
+		r.t.Errorf("message %s settled with another delivery's token", m.ID)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.settled[m]; dup {
@@ -71,8 +76,8 @@ func TestServeSettlesEverythingOnce(t *testing.T) {
 		t.Run(fmt.Sprintf("keyed=%v", keyed), func(t *testing.T) {
 			r := newFakeReceiver(t, keyed)
 			var handled atomic.Int64
-			cfg, _ := transport.NewSubscribeConfig(transport.WithConcurrency(4), transport.WithBackoff(0, 0))
-			s := transport.Serve(context.Background(), r, func(_ context.Context, m *transport.Message) error {
+			cfg, _ := driver.NewSubscribeConfig(transport.WithConcurrency(4), transport.WithBackoff(0, 0))
+			s := driver.Serve(context.Background(), r, func(_ context.Context, m *transport.Message) error {
 				if handled.Add(1)%3 == 0 {
 					return errors.New("fail")
 				}
@@ -116,8 +121,8 @@ func TestServeSettlesEverythingOnce(t *testing.T) {
 func TestServeReceiveErrorEndsSubscription(t *testing.T) {
 	boom := errors.New("connection gone for good")
 	r := &failingReceiver{err: boom}
-	cfg, _ := transport.NewSubscribeConfig()
-	s := transport.Serve(context.Background(), r, func(context.Context, *transport.Message) error { return nil }, cfg)
+	cfg, _ := driver.NewSubscribeConfig()
+	s := driver.Serve(context.Background(), r, func(context.Context, *transport.Message) error { return nil }, cfg)
 	select {
 	case <-s.Done():
 	case <-time.After(10 * time.Second):
@@ -130,6 +135,50 @@ func TestServeReceiveErrorEndsSubscription(t *testing.T) {
 
 type failingReceiver struct{ err error }
 
-func (f *failingReceiver) Receive(context.Context) (*transport.Message, error) { return nil, f.err }
-func (f *failingReceiver) Settle(*transport.Message, error)                    {}
-func (f *failingReceiver) Close() error                                        { return nil }
+func (f *failingReceiver) Receive(context.Context) (driver.Delivery, error) {
+	return driver.Delivery{}, f.err
+}
+func (f *failingReceiver) Settle(driver.Delivery, error) {}
+func (f *failingReceiver) Close() error                  { return nil }
+
+// TestCloseFinishesWhatWasTaken: closing handles, within the drain timeout,
+// the messages already taken from the broker and handed to workers, so that
+// a backend committing a contiguous prefix of offsets (Kafka) does not
+// deliver again the later ones that were handled. Only the message intake
+// was routing when it stopped may be left unhandled.
+func TestCloseFinishesWhatWasTaken(t *testing.T) {
+	for _, keyed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keyed=%v", keyed), func(t *testing.T) {
+			r := newFakeReceiver(t, keyed)
+			release := make(chan struct{})
+			var started atomic.Int64
+			cfg, _ := driver.NewSubscribeConfig(transport.WithConcurrency(4), transport.WithPrefetch(16))
+			s := driver.Serve(context.Background(), r, func(context.Context, *transport.Message) error {
+				started.Add(1)
+				<-release
+				return nil
+			}, cfg)
+			for started.Load() < 4 { // every worker busy, the buffers filling
+				time.Sleep(time.Millisecond)
+			}
+			closed := make(chan error)
+			go func() { closed <- s.Close() }()
+			time.Sleep(20 * time.Millisecond) // let intake stop with buffers full
+			close(release)
+			if err := <-closed; err != nil {
+				t.Fatal(err)
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			var notHandled int
+			for _, err := range r.settled {
+				if err != nil {
+					notHandled++
+				}
+			}
+			if notHandled > 1 || len(r.settled) <= 4 {
+				t.Errorf("%d received, %d left unhandled: want every buffered one handled", len(r.settled), notHandled)
+			}
+		})
+	}
+}

@@ -1,29 +1,31 @@
-package transport
+package driver
 
 import (
 	"errors"
 	"sync"
+
+	"github.com/brokerkit/brokerkit/transport"
 )
 
 // Subscriptions is the set of a subscriber's running subscriptions, so that
 // closing the subscriber closes them all. Backends embed or hold one.
 type Subscriptions struct {
 	mu     sync.Mutex
-	set    map[*Subscription]struct{}
+	set    map[*transport.Subscription]struct{}
 	closed bool
 }
 
 // Add tracks s until it ends. It returns ErrClosed, and closes s, when the
 // set was already closed.
-func (ss *Subscriptions) Add(s *Subscription) error {
+func (ss *Subscriptions) Add(s *transport.Subscription) error {
 	ss.mu.Lock()
 	if ss.closed {
 		ss.mu.Unlock()
 		s.Close()
-		return ErrClosed
+		return transport.ErrClosed
 	}
 	if ss.set == nil {
-		ss.set = map[*Subscription]struct{}{}
+		ss.set = map[*transport.Subscription]struct{}{}
 	}
 	ss.set[s] = struct{}{}
 	ss.mu.Unlock()
@@ -48,7 +50,7 @@ func (ss *Subscriptions) Closed() bool {
 func (ss *Subscriptions) Close() error {
 	ss.mu.Lock()
 	ss.closed = true
-	subs := make([]*Subscription, 0, len(ss.set))
+	subs := make([]*transport.Subscription, 0, len(ss.set))
 	for s := range ss.set {
 		subs = append(subs, s)
 	}

@@ -1,4 +1,4 @@
-package transport
+package driver
 
 import (
 	"context"
@@ -7,69 +7,57 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/brokerkit/brokerkit/transport"
+	"github.com/brokerkit/brokerkit/transport/internal/core"
 )
 
 // Receiver is a backend's side of one live subscription. Serve pulls
-// messages from it and settles each one exactly once.
+// deliveries from it and settles each one exactly once. See the package
+// documentation for who calls what, and from which goroutine.
 type Receiver interface {
-	// Receive blocks until a message is available or ctx ends. A backend
-	// that reconnects does so inside Receive; an error other than ctx's
-	// ends the subscription with that error.
-	Receive(ctx context.Context) (*Message, error)
-	// Settle is called once per received message, from any goroutine:
-	// with nil to acknowledge it, with the handler's error to have it
-	// delivered again.
-	Settle(m *Message, err error)
+	// Receive blocks until a delivery is available or ctx ends. Serve calls
+	// it from one goroutine only. A backend that reconnects does so inside
+	// Receive; an error other than ctx's ends the subscription with that
+	// error, which Subscription.Err returns.
+	Receive(ctx context.Context) (Delivery, error)
+	// Settle is called once per delivery, from any goroutine: with nil to
+	// acknowledge it, with an error to have it delivered again. It cannot
+	// fail: an ack the broker cannot take (the channel closed) leaves the
+	// message to the broker's redelivery, which the contract allows; the
+	// backend logs it.
+	Settle(d Delivery, err error)
 	// Close releases the subscription's broker resources. Serve calls it
-	// once, after every received message was settled.
+	// once, after every delivery was settled.
 	Close() error
 }
 
-// PanicError is the error a panicking handler turns into.
-type PanicError struct {
-	Value any
-	Stack []byte
+// Delivery is one message a Receiver hands to Serve.
+type Delivery struct {
+	// Message is what the handler gets. It is the handler's from then on:
+	// a redelivery is a new Message, never the same one handed out again.
+	Message *transport.Message
+	// Token is the backend's own record of the delivery (a delivery tag, a
+	// partition and offset), handed back to Settle as it is. It is not what
+	// Message.As reaches: that is set with SetNative.
+	Token any
 }
 
-func (p *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", p.Value) }
+// Owner is implemented by a Receiver whose deliveries can go stale while
+// they wait for a handler: a Kafka partition revoked in a rebalance, whose
+// next owner reads its messages again. Serve asks Owns just before running
+// the handler; a delivery the backend no longer owns is settled with
+// ErrNotOwned and never reaches the handler.
+type Owner interface {
+	Owns(d Delivery) bool
+}
+
+// ErrNotOwned settles a delivery whose Owner disowned it.
+var ErrNotOwned = errors.New("brokerkit: delivery no longer owned by this subscription")
 
 // errNotHandled settles messages that were received but never reached a
 // handler because the subscription stopped.
-var errNotHandled = fmt.Errorf("%w: subscription stopped before handling", ErrClosed)
-
-// Subscription is one running subscription.
-type Subscription struct {
-	stop     chan struct{}
-	stopOnce sync.Once
-	done     chan struct{}
-	err      error // why it ended; set before done is closed
-}
-
-// Close stops intake, waits for in-flight handlers (up to the drain
-// timeout, then cancels their contexts and waits for them to return), acks
-// what finished and returns the rest for redelivery. It is idempotent and
-// returns the error that ended the subscription, if one did.
-func (s *Subscription) Close() error {
-	s.stopOnce.Do(func() { close(s.stop) })
-	<-s.done
-	return s.err
-}
-
-// Done is closed when the subscription has ended and every goroutine it
-// started has returned.
-func (s *Subscription) Done() <-chan struct{} { return s.done }
-
-// Err returns the error that ended the subscription: nil while it runs and
-// after a Close; the lifetime context's error when WithLifetime's context
-// ended it; the backend's error when the subscription failed.
-func (s *Subscription) Err() error {
-	select {
-	case <-s.done:
-		return s.err
-	default:
-		return nil
-	}
-}
+var errNotHandled = fmt.Errorf("%w: subscription stopped before handling", transport.ErrClosed)
 
 // Serve runs h on the messages of r until the subscription is closed, its
 // lifetime (cfg.Lifetime) ends, or Receive fails. ctx is Subscribe's: its
@@ -78,19 +66,20 @@ func (s *Subscription) Err() error {
 // at a time in the order received. Messages without a key go to whichever
 // worker is free. Intake blocks while the workers are busy, so a slow handler
 // slows intake instead of growing a buffer.
-func Serve(ctx context.Context, r Receiver, h Handler, cfg SubscribeConfig) *Subscription {
-	s := &Subscription{stop: make(chan struct{}), done: make(chan struct{})}
+func Serve(ctx context.Context, r Receiver, h transport.Handler, cfg SubscribeConfig) *transport.Subscription {
+	sub, stop, finish := core.NewSubscription()
 	d := &dispatcher{r: r, h: h, cfg: cfg, stopping: make(chan struct{}), failed: make(chan struct{})}
+	d.owner, _ = r.(Owner)
 	d.handlerCtx, d.cancelHandlers = context.WithCancel(context.WithoutCancel(ctx))
 	life := cfg.Lifetime
 	if life == nil {
 		life = context.Background()
 	}
-	d.keyed = make([]chan *Message, cfg.Concurrency)
+	d.keyed = make([]chan Delivery, cfg.Concurrency)
 	for i := range d.keyed {
-		d.keyed[i] = make(chan *Message, 1)
+		d.keyed[i] = make(chan Delivery, 1)
 	}
-	d.anyWorker = make(chan *Message, cfg.Prefetch)
+	d.anyWorker = make(chan Delivery, cfg.Prefetch)
 
 	intakeCtx, stopIntake := context.WithCancel(context.WithoutCancel(ctx))
 	var intake sync.WaitGroup
@@ -109,7 +98,7 @@ func Serve(ctx context.Context, r Receiver, h Handler, cfg SubscribeConfig) *Sub
 		select {
 		case <-life.Done():
 			ended = life.Err()
-		case <-s.stop:
+		case <-stop:
 		case <-d.failed:
 		}
 		stopIntake()
@@ -119,19 +108,19 @@ func Serve(ctx context.Context, r Receiver, h Handler, cfg SubscribeConfig) *Sub
 			close(ch)
 		}
 		d.drain()
-		s.err = join(ended, d.receiveErr, r.Close())
-		close(s.done)
+		finish(join(ended, d.receiveErr, r.Close()))
 	}()
-	return s
+	return sub.(*transport.Subscription)
 }
 
 type dispatcher struct {
-	r   Receiver
-	h   Handler
-	cfg SubscribeConfig
+	r     Receiver
+	owner Owner // r, when it can disown deliveries
+	h     transport.Handler
+	cfg   SubscribeConfig
 
-	keyed     []chan *Message // one per worker, for keyed messages
-	anyWorker chan *Message   // keyless messages, taken by any free worker; buffered up to the prefetch, which bounds them anyway
+	keyed     []chan Delivery // one per worker, for keyed messages
+	anyWorker chan Delivery   // keyless messages, taken by any free worker; buffered up to the prefetch, which bounds them anyway
 	workers   sync.WaitGroup
 
 	stopping       chan struct{} // closed when intake stops
@@ -162,10 +151,10 @@ func (d *dispatcher) intake(ctx context.Context) {
 // route hands m to a worker, blocking while they are busy; it returns false
 // when the subscription stops first. The non-blocking try first is the
 // common case and avoids a full select.
-func (d *dispatcher) route(m *Message) bool {
+func (d *dispatcher) route(m Delivery) bool {
 	ch := d.anyWorker
-	if m.Key != "" {
-		ch = d.keyed[shard(m.Key, len(d.keyed))]
+	if key := m.Message.Key; key != "" {
+		ch = d.keyed[shard(key, len(d.keyed))]
 	}
 	select {
 	case ch <- m:
@@ -206,7 +195,7 @@ func shard(key string, n int) int {
 	return int(h % uint32(n))
 }
 
-func (d *dispatcher) work(keyed chan *Message) {
+func (d *dispatcher) work(keyed chan Delivery) {
 	defer d.workers.Done()
 	for {
 		// Non-blocking tries first: when messages are flowing one is
@@ -220,6 +209,7 @@ func (d *dispatcher) work(keyed chan *Message) {
 		select {
 		case m, ok := <-keyed:
 			if !ok {
+				d.finishKeyless()
 				return
 			}
 			d.handle(m)
@@ -229,26 +219,46 @@ func (d *dispatcher) work(keyed chan *Message) {
 	}
 }
 
-func (d *dispatcher) handle(m *Message) {
-	select {
-	case <-d.stopping:
-		// Received before the stop but not started: leave it for redelivery.
+// finishKeyless handles the keyless messages still buffered once intake
+// stopped, so that closing finishes what was taken from the broker.
+func (d *dispatcher) finishKeyless() {
+	for {
+		select {
+		case m := <-d.anyWorker:
+			d.handle(m)
+		default:
+			return
+		}
+	}
+}
+
+// handle runs the handler on m and settles it. A subscription that stops
+// still handles what it had taken from the broker, within the drain
+// timeout: skipping one would make Kafka, which commits only a contiguous
+// prefix of offsets, deliver again every later message of its partition
+// that was handled. Once the drain timeout has passed, what is left is
+// settled unhandled, for redelivery.
+func (d *dispatcher) handle(m Delivery) {
+	if d.handlerCtx.Err() != nil {
 		d.r.Settle(m, errNotHandled)
 		return
-	default:
 	}
-	err := d.call(m)
+	if d.owner != nil && !d.owner.Owns(m) {
+		d.r.Settle(m, ErrNotOwned)
+		return
+	}
+	err := d.call(m.Message)
 	if err != nil {
-		d.wait(d.cfg.Backoff(m.Attempt))
+		d.wait(d.cfg.Backoff(m.Message.Attempt))
 	}
 	d.r.Settle(m, err)
 }
 
 // call runs the handler, turning a panic into a *PanicError.
-func (d *dispatcher) call(m *Message) (err error) {
+func (d *dispatcher) call(m *transport.Message) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
+			err = &transport.PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return d.h(d.handlerCtx, m)
@@ -284,7 +294,8 @@ func (d *dispatcher) drain() {
 		<-finished
 	}
 	d.cancelHandlers()
-	// Keyless messages still buffered were never started.
+	// Keyless messages still buffered after the drain timeout were never
+	// started.
 	for {
 		select {
 		case m := <-d.anyWorker:
