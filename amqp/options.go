@@ -103,6 +103,7 @@ const (
 	DefaultChannels          = 8
 	DefaultConfirmWindow     = 1024
 	DefaultMaxPayload        = 16 << 20
+	DefaultPrefetch          = 256
 	DefaultReconnectMin      = 100 * time.Millisecond
 	DefaultReconnectMax      = 5 * time.Second
 	DefaultConnectionTimeout = 30 * time.Second
@@ -165,6 +166,7 @@ func newConfig[O applier](r role, opts []O) (*config, error) {
 		channels:       DefaultChannels,
 		window:         DefaultConfirmWindow,
 		maxPayload:     DefaultMaxPayload,
+		prefetch:       DefaultPrefetch,
 		stampMillis:    true,
 	}
 	for _, o := range opts {
@@ -466,8 +468,10 @@ func WithMaxPayload(n int) PublisherOption {
 }
 
 // WithDefaultPrefetch sets the prefetch (basic.qos) of subscriptions that do
-// not set transport.WithPrefetch. Default: transport's, 2 × concurrency and
-// at least 8. Subscriber.
+// not set transport.WithPrefetch. Default DefaultPrefetch, 256: a round trip
+// to the broker per few messages starves the handlers (consume ran at
+// 0.49-0.96x raw amqp091-go with prefetch 8, 1.05-1.64x with 256; RabbitMQ
+// advises 100 to 300). Memory stays bounded by it. Subscriber.
 func WithDefaultPrefetch(n int) SubscriberOption {
 	return subscriberOption(func(c *config) error {
 		if n < 1 {

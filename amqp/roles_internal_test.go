@@ -35,7 +35,7 @@ func TestURLOptionsByRole(t *testing.T) {
 	if pc.confirms || pc.channels != 2 {
 		t.Errorf("publisher: confirms %v, channels %d: its URL options were not applied", pc.confirms, pc.channels)
 	}
-	if pc.quorum || pc.prefetch != 0 {
+	if pc.quorum || pc.prefetch != DefaultPrefetch {
 		t.Errorf("publisher: quorum %v, prefetch %d: subscriber options were applied", pc.quorum, pc.prefetch)
 	}
 	if !sc.quorum || sc.prefetch != 5 {
