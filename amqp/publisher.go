@@ -27,11 +27,11 @@ type Publisher struct {
 	conn  *connector
 	slots chan *slot
 
+	gate driver.Gate // Publish calls in progress, and Close
+
 	mu       sync.Mutex
-	closed   bool
 	declared map[string]uint64 // topic → connection generation its exchange was declared on
 
-	work      sync.WaitGroup // Publish calls in progress
 	listeners sync.WaitGroup // confirm listeners (WithMandatory) and the waits of abandoned calls
 }
 
@@ -116,10 +116,10 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 	if len(msgs) == 0 {
 		return nil
 	}
-	if !p.begin() {
-		return transport.ErrClosed
+	if err := p.gate.Enter(); err != nil {
+		return err
 	}
-	defer p.work.Done()
+	defer p.gate.Leave()
 
 	// A call holds a confirm-window token per message until its confirm
 	// comes, and awaits its confirms only after writing: a call larger
@@ -329,27 +329,12 @@ func (p *Publisher) forgetExchanges() {
 	p.mu.Unlock()
 }
 
-func (p *Publisher) begin() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.work.Add(1)
-	return true
-}
-
 // Close waits for the Publish calls in progress to end (each returns once
 // its messages are confirmed, failed, or its context ends), then closes the
 // channels and the connection (not an adopted one). It is idempotent;
 // Publish after Close returns ErrClosed.
 func (p *Publisher) Close() error {
-	p.mu.Lock()
-	already := p.closed
-	p.closed = true
-	p.mu.Unlock()
-	p.work.Wait()
-	if already {
+	if !p.gate.Close() {
 		p.listeners.Wait()
 		return nil
 	}
