@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -182,7 +183,20 @@ func main() {
 	jsonOut := flag.String("json", "", "write every round's results to this file")
 	svgOut := flag.String("svg", "", "write a chart of the medians to this SVG file")
 	from := flag.String("from", "", "run nothing: report the results in these -json files (comma-separated)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "compare:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	if *from != "" {
 		// A backend's results in a later file replace those in earlier ones.

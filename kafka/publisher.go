@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	kafka "github.com/segmentio/kafka-go"
@@ -33,6 +35,9 @@ type Publisher struct {
 	queues  map[topicPartition]*brokerQueue
 	brokers map[int32]*brokerQueue
 	closed  bool
+	// topics caches, per topic name, a *topicInfo: a Publish reads the
+	// partitions from it instead of asking a broker each time.
+	topics sync.Map
 	// work counts Publish calls and the senders they started, so that Close
 	// can wait for what is pending.
 	work sync.WaitGroup
@@ -67,6 +72,10 @@ type chunk struct {
 	size  int
 	err   error
 	done  chan struct{}
+
+	// oneRec and oneIdx back recs and index for a chunk of one record.
+	oneRec [1]*outRecord
+	oneIdx [1]int
 }
 
 // NewPublisher returns a publisher for the given brokers ("host:port").
@@ -105,18 +114,18 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*transpor
 	}
 	defer p.work.Done()
 
-	parts, err := p.cluster.partitions(ctx, topic)
+	t, err := p.topic(ctx, topic)
 	if err != nil {
 		return driver.FailFrom(msgs, 0, err)
 	}
-	chunks := p.split(topic, parts, msgs)
-	for key, cs := range chunks {
-		p.enqueue(key, cs)
+	chunks := p.split(t, msgs)
+	for i := range chunks {
+		p.enqueue(t, &chunks[i])
 	}
 
 	var failed []transport.FailedMessage
-	for _, cs := range chunks {
-		for _, c := range cs {
+	for _, pc := range chunks {
+		for _, c := range pc.chunks {
 			select {
 			case <-c.done:
 			case <-ctx.Done():
@@ -145,27 +154,101 @@ func (p *Publisher) begin() bool {
 	return true
 }
 
+// topicTTL is how long a topic's partition list is used before it is read
+// again, to learn of added partitions. A produce error forgets it at once.
+const topicTTL = 10 * time.Second
+
+// topicInfo is a topic's partitions as last read from metadata, and the
+// broker queue of each, filled in on first use.
+type topicInfo struct {
+	topic      string
+	parts      []int // sorted
+	dense      bool  // parts is 0..n-1
+	queues     []atomic.Pointer[brokerQueue]
+	expires    time.Time
+	refreshing atomic.Bool
+}
+
+// position returns the index of partition part in t.parts.
+func (t *topicInfo) position(part int) int {
+	if t.dense {
+		return part
+	}
+	i, _ := slices.BinarySearch(t.parts, part)
+	return i
+}
+
+// topic returns topic's partitions from the cache, reading them from the
+// brokers (and creating the topic, if so configured) when they are not
+// cached yet. When the entry is older than topicTTL, one caller refreshes
+// it while the others go on with the old one.
+func (p *Publisher) topic(ctx context.Context, topic string) (*topicInfo, error) {
+	if v, ok := p.topics.Load(topic); ok {
+		t := v.(*topicInfo)
+		if time.Now().Before(t.expires) || !t.refreshing.CompareAndSwap(false, true) {
+			return t, nil
+		}
+		fresh, err := p.lookupTopic(ctx, topic)
+		if err != nil {
+			t.refreshing.Store(false)
+			return nil, err
+		}
+		return fresh, nil
+	}
+	return p.lookupTopic(ctx, topic)
+}
+
+func (p *Publisher) lookupTopic(ctx context.Context, topic string) (*topicInfo, error) {
+	parts, err := p.cluster.partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	t := &topicInfo{topic: topic, parts: parts, dense: parts[len(parts)-1] == len(parts)-1,
+		queues: make([]atomic.Pointer[brokerQueue], len(parts)), expires: time.Now().Add(topicTTL)}
+	p.topics.Store(topic, t)
+	return t, nil
+}
+
+// forget drops topic's cached partitions after a failure (the topic may have
+// been deleted or changed), so that the next Publish reads them again.
+func (p *Publisher) forget(topic string) {
+	p.topics.Delete(topic)
+}
+
+// partChunks is the share of one Publish call bound for one partition.
+type partChunks struct {
+	pos    int // the partition's position in topicInfo.parts
+	chunks []*chunk
+}
+
 // split places each message on its partition and cuts each partition's share
-// into chunks of at most batchBytes.
-func (p *Publisher) split(topic string, parts []int, msgs []*transport.Message) map[topicPartition][]*chunk {
+// into chunks of at most batchBytes. A call of one message, the common case
+// of many goroutines publishing, costs one chunk and no map.
+func (p *Publisher) split(t *topicInfo, msgs []*transport.Message) []partChunks {
 	now := time.Now()
 	recs := newOutRecords(msgs, now)
-	out := make(map[topicPartition][]*chunk, min(len(parts), len(msgs)))
+	parts := t.parts
+	if len(msgs) == 1 {
+		c := &chunk{done: make(chan struct{}), size: recs[0].size}
+		c.recs, c.index = c.oneRec[:1], c.oneIdx[:1]
+		c.recs[0] = &recs[0]
+		return []partChunks{{pos: t.position(p.balance(t.topic, parts, &recs[0], now)), chunks: []*chunk{c}}}
+	}
+	// slot maps a partition's position to its entry in out, plus one.
+	slot := make([]int, len(parts))
+	out := make([]partChunks, 0, min(len(parts), len(msgs)))
 	for i := range recs {
 		rec := &recs[i]
-		part := parts[0]
-		if len(parts) > 1 {
-			part = p.cfg.balancer.Balance(kafka.Message{
-				Topic: topic, Key: rec.key, Value: rec.value, Headers: rec.headers, Time: now,
-			}, parts...)
+		pos := t.position(p.balance(t.topic, parts, rec, now))
+		if slot[pos] == 0 {
+			out = append(out, partChunks{pos: pos})
+			slot[pos] = len(out)
 		}
-		key := topicPartition{topic, part}
-		cs := out[key]
-		if len(cs) == 0 || cs[len(cs)-1].size+rec.size > p.cfg.batchBytes {
-			cs = append(cs, &chunk{done: make(chan struct{})})
-			out[key] = cs
+		pc := &out[slot[pos]-1]
+		if len(pc.chunks) == 0 || pc.chunks[len(pc.chunks)-1].size+rec.size > p.cfg.batchBytes {
+			pc.chunks = append(pc.chunks, &chunk{done: make(chan struct{})})
 		}
-		c := cs[len(cs)-1]
+		c := pc.chunks[len(pc.chunks)-1]
 		c.recs = append(c.recs, rec)
 		c.index = append(c.index, i)
 		c.size += rec.size
@@ -173,21 +256,26 @@ func (p *Publisher) split(topic string, parts []int, msgs []*transport.Message) 
 	return out
 }
 
-// enqueue adds chunks to their partition's broker queue and starts a sender
-// unless one is running.
-func (p *Publisher) enqueue(key topicPartition, cs []*chunk) {
-	p.mu.Lock()
-	q := p.queues[key]
-	if q == nil {
-		id := p.cluster.leader(key.topic, key.partition)
-		q = p.brokers[id]
-		if q == nil {
-			q = &brokerQueue{waiting: map[topicPartition][]*chunk{}}
-			p.brokers[id] = q
-		}
-		p.queues[key] = q
+// balance returns the partition the configured balancer picks for rec.
+func (p *Publisher) balance(topic string, parts []int, rec *outRecord, now time.Time) int {
+	if len(parts) == 1 {
+		return parts[0]
 	}
-	p.mu.Unlock()
+	return p.cfg.balancer.Balance(kafka.Message{
+		Topic: topic, Key: rec.key, Value: rec.value, Headers: rec.headers, Time: now,
+	}, parts...)
+}
+
+// enqueue adds a partition's chunks to its broker queue and starts a sender
+// unless one is running.
+func (p *Publisher) enqueue(t *topicInfo, pc *partChunks) {
+	key := topicPartition{t.topic, t.parts[pc.pos]}
+	q := t.queues[pc.pos].Load()
+	if q == nil {
+		q = p.brokerQueue(key)
+		t.queues[pc.pos].Store(q)
+	}
+	cs := pc.chunks
 
 	q.mu.Lock()
 	if len(q.waiting[key]) == 0 {
@@ -201,6 +289,24 @@ func (p *Publisher) enqueue(key topicPartition, cs []*chunk) {
 		p.work.Add(1) // the calling Publish holds work, so this cannot race Close's Wait
 		go p.send(q)
 	}
+}
+
+// brokerQueue returns the queue of key's broker, placing key on the queue
+// of its current leader the first time; it stays there (see Publisher).
+func (p *Publisher) brokerQueue(key topicPartition) *brokerQueue {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := p.queues[key]
+	if q == nil {
+		id := p.cluster.leader(key.topic, key.partition)
+		q = p.brokers[id]
+		if q == nil {
+			q = &brokerQueue{waiting: map[topicPartition][]*chunk{}}
+			p.brokers[id] = q
+		}
+		p.queues[key] = q
+	}
+	return q
 }
 
 // maxRequestBytes bounds the records of one produce request across its
@@ -283,6 +389,9 @@ func (p *Publisher) produceAll(batches []partitionBatch) {
 	}
 	wg.Wait()
 	for i, b := range batches {
+		if errs[i] != nil || retry[i] {
+			p.forget(b.key.topic)
+		}
 		for _, c := range b.chunks {
 			c.err = errs[i]
 			close(c.done)

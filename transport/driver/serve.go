@@ -65,7 +65,8 @@ var errNotHandled = fmt.Errorf("%w: subscription stopped before handling", trans
 // messages with the same key go to the same worker, so they are handled one
 // at a time in the order received. Messages without a key go to whichever
 // worker is free. Intake blocks while the workers are busy, so a slow handler
-// slows intake instead of growing a buffer.
+// slows intake instead of growing a buffer. With one worker (the default),
+// intake runs the handler itself, between two Receive calls.
 func Serve(ctx context.Context, r Receiver, h transport.Handler, cfg SubscribeConfig) *transport.Subscription {
 	sub, stop, finish := core.NewSubscription()
 	d := &dispatcher{r: r, h: h, cfg: cfg, stopping: make(chan struct{}), failed: make(chan struct{})}
@@ -75,22 +76,35 @@ func Serve(ctx context.Context, r Receiver, h transport.Handler, cfg SubscribeCo
 	if life == nil {
 		life = context.Background()
 	}
-	d.keyed = make([]chan Delivery, cfg.Concurrency)
-	for i := range d.keyed {
-		d.keyed[i] = make(chan Delivery, 1)
-	}
-	d.anyWorker = make(chan Delivery, cfg.Prefetch)
-
 	intakeCtx, stopIntake := context.WithCancel(context.WithoutCancel(ctx))
 	var intake sync.WaitGroup
 	intake.Add(1)
-	go func() {
-		defer intake.Done()
-		d.intake(intakeCtx)
-	}()
-	d.workers.Add(cfg.Concurrency)
-	for i := range d.keyed {
-		go d.work(d.keyed[i])
+	// With one worker, intake runs the handler itself: a hand-off to a
+	// worker goroutine per message would cost two channel operations and,
+	// often, a goroutine switch, and buys nothing when only one handler
+	// runs at a time. Messages are then handled in the order received.
+	inline := cfg.Concurrency == 1
+	if inline {
+		d.workers.Add(1)
+		go func() {
+			defer intake.Done()
+			defer d.workers.Done()
+			d.serveInline(intakeCtx)
+		}()
+	} else {
+		d.keyed = make([]chan Delivery, cfg.Concurrency)
+		for i := range d.keyed {
+			d.keyed[i] = make(chan Delivery, 1)
+		}
+		d.anyWorker = make(chan Delivery, cfg.Prefetch)
+		go func() {
+			defer intake.Done()
+			d.intake(intakeCtx)
+		}()
+		d.workers.Add(cfg.Concurrency)
+		for i := range d.keyed {
+			go d.work(d.keyed[i])
+		}
 	}
 
 	go func() {
@@ -103,11 +117,16 @@ func Serve(ctx context.Context, r Receiver, h transport.Handler, cfg SubscribeCo
 		}
 		stopIntake()
 		close(d.stopping)
-		intake.Wait()
-		for _, ch := range d.keyed {
-			close(ch)
+		if inline {
+			d.drain() // intake is the worker: the drain timeout bounds it
+			intake.Wait()
+		} else {
+			intake.Wait()
+			for _, ch := range d.keyed {
+				close(ch)
+			}
+			d.drain()
 		}
-		d.drain()
 		finish(join(ended, d.receiveErr, r.Close()))
 	}()
 	return sub.(*transport.Subscription)
@@ -143,6 +162,27 @@ func (d *dispatcher) intake(ctx context.Context) {
 		}
 		if !d.route(m) {
 			d.r.Settle(m, errNotHandled)
+			return
+		}
+	}
+}
+
+// serveInline is intake and the one worker in one goroutine: it receives
+// a message, handles and settles it, and receives the next. A message
+// received as the subscription stops is still handled (or settled
+// unhandled once the drain timeout passed), as a worker would.
+func (d *dispatcher) serveInline(ctx context.Context) {
+	for {
+		m, err := d.r.Receive(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.receiveErr = err
+				close(d.failed)
+			}
+			return
+		}
+		d.handle(m)
+		if ctx.Err() != nil {
 			return
 		}
 	}

@@ -71,12 +71,17 @@ func (r *fakeReceiver) Close() error {
 	return nil
 }
 
+// TestServeSettlesEverythingOnce, with 4 workers and with one (intake then
+// runs the handler itself).
 func TestServeSettlesEverythingOnce(t *testing.T) {
-	for _, keyed := range []bool{false, true} {
-		t.Run(fmt.Sprintf("keyed=%v", keyed), func(t *testing.T) {
-			r := newFakeReceiver(t, keyed)
+	for _, tc := range []struct {
+		keyed   bool
+		workers int
+	}{{false, 4}, {true, 4}, {false, 1}, {true, 1}} {
+		t.Run(fmt.Sprintf("keyed=%v/workers=%d", tc.keyed, tc.workers), func(t *testing.T) {
+			r := newFakeReceiver(t, tc.keyed)
 			var handled atomic.Int64
-			cfg, _ := driver.NewSubscribeConfig(transport.WithConcurrency(4), transport.WithBackoff(0, 0))
+			cfg, _ := driver.NewSubscribeConfig(transport.WithConcurrency(tc.workers), transport.WithBackoff(0, 0))
 			s := driver.Serve(context.Background(), r, func(_ context.Context, m *transport.Message) error {
 				if handled.Add(1)%3 == 0 {
 					return errors.New("fail")
@@ -180,5 +185,36 @@ func TestCloseFinishesWhatWasTaken(t *testing.T) {
 				t.Errorf("%d received, %d left unhandled: want every buffered one handled", len(r.settled), notHandled)
 			}
 		})
+	}
+}
+
+// TestCloseOneWorkerDrainTimeout: with one worker, intake runs the handler;
+// a handler still running when the drain timeout passes gets its context
+// cancelled, and Close returns once it did, with every message settled.
+func TestCloseOneWorkerDrainTimeout(t *testing.T) {
+	r := newFakeReceiver(t, false)
+	started := make(chan struct{}, 1)
+	cfg, _ := driver.NewSubscribeConfig(transport.WithDrainTimeout(10 * time.Millisecond))
+	s := driver.Serve(context.Background(), r, func(ctx context.Context, _ *transport.Message) error {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-ctx.Done() // only the drain timeout ends it
+		return ctx.Err()
+	}, cfg)
+	<-started
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.settled) != 1 {
+		t.Errorf("%d messages received, want 1: intake waits for the handler", len(r.settled))
+	}
+	for _, err := range r.settled {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("settled with %v, want the handler's context error", err)
+		}
 	}
 }
