@@ -3,6 +3,7 @@ package amqp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/transport"
@@ -269,4 +272,54 @@ func TestFailoverToNextAddress(t *testing.T) {
 		t.Errorf("the subscription ended: %v", err)
 	}
 	t.Logf("%d confirmed, %d publish calls failed in the cut", len(confirmed), failed.Load())
+}
+
+// TestNackRetiresChannel: after a nack (here from a full queue with
+// x-overflow=reject-publish) the publisher replaces the channel, so that a
+// channel the broker keeps nacking on is not used again.
+func TestNackRetiresChannel(t *testing.T) {
+	for _, mandatory := range []bool{false, true} {
+		t.Run(fmt.Sprint("mandatory=", mandatory), func(t *testing.T) {
+			e := newEnv(t)
+			pub := e.publisher(t, amqp.WithChannels(1), amqp.WithMandatory(mandatory))
+			topic := e.names.topic()
+			q := e.names.queueName(topic, e.names.group())
+			if err := e.admin.do(t, func(ch *amqp091.Channel) error {
+				if err := ch.ExchangeDeclare(topic, "topic", true, false, false, false, nil); err != nil {
+					return err
+				}
+				if _, err := ch.QueueDeclare(q, false, false, false, false,
+					amqp091.Table{"x-max-length": int32(1), "x-overflow": "reject-publish"}); err != nil {
+					return err
+				}
+				return ch.QueueBind(q, "#", topic, false, nil)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("fills the queue")}); err != nil {
+				t.Fatal(err)
+			}
+			before := amqp.Channels(pub)[0]
+			err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("nacked")})
+			if !errors.Is(err, transport.ErrNotConfirmed) {
+				t.Fatalf("publish to a full reject-publish queue: %v, want ErrNotConfirmed", err)
+			}
+			deadline := time.Now().Add(wait)
+			for !before.(*amqp091.Channel).IsClosed() {
+				if time.Now().After(deadline) {
+					t.Fatal("the channel that had a nack is still open")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := e.admin.do(t, func(ch *amqp091.Channel) error { _, err := ch.QueuePurge(q, false); return err }); err != nil {
+				t.Fatal(err)
+			}
+			if err := pub.Publish(ctxFor(t), topic, &transport.Message{Payload: []byte("after")}); err != nil {
+				t.Fatalf("publish after the nack: %v", err)
+			}
+			if after := amqp.Channels(pub)[0]; after == before {
+				t.Error("the publisher still publishes on the channel that had a nack")
+			}
+		})
+	}
 }

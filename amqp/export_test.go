@@ -38,3 +38,18 @@ func Targets(p *Publisher) []string {
 	}
 	return out
 }
+
+// Channels returns the channels of p's slots (nil for a slot without one).
+func Channels(p *Publisher) []any {
+	var out []any
+	for range cap(p.slots) {
+		s := <-p.slots
+		defer func() { p.slots <- s }()
+		if s.ch != nil {
+			out = append(out, s.ch)
+		} else {
+			out = append(out, nil)
+		}
+	}
+	return out
+}
