@@ -302,7 +302,6 @@ func runScenario(t *testing.T, sc scenario) {
 			}
 			continue
 		}
-		began := time.Now()
 		if err := sc.faults[i](ctx); err != nil {
 			t.Fatalf("fault %d: %v", i+1, err)
 		}
@@ -313,8 +312,8 @@ func runScenario(t *testing.T, sc scenario) {
 		lastBack = back
 		if sc.heal != nil {
 			// A node is down: the others must take over, now. Timed from
-			// the start of the fault (the node died on the way).
-			back = began
+			// the fault's return (docker reports the node dead or
+			// frozen), counting only publishes that began after it.
 			var confirm, delivery time.Time
 			for time.Since(back) < recoverMax && ctx.Err() == nil {
 				mu.Lock()
