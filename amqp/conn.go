@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +38,15 @@ type connector struct {
 	life context.Context // ends on close: cancels dials in progress
 	stop context.CancelFunc
 
+	// order is cfg.targets in the order this connector tries them (its
+	// own shuffle with WithShuffledAddresses); next is where the next dial
+	// starts: after the address of the last connection, so that a lost
+	// connection moves on to another node of a cluster.
+	order []target
+
 	mu        sync.Mutex
+	next      int
+	addr      string // the address of conn
 	conn      *amqp.Connection
 	gen       uint64        // counts connections, so that topology caches know a new one
 	dialing   chan struct{} // non-nil while a dial is in progress; closed when it ends
@@ -45,7 +57,10 @@ type connector struct {
 }
 
 func newConnector(cfg *config, role string) *connector {
-	c := &connector{cfg: cfg, role: role}
+	c := &connector{cfg: cfg, role: role, order: slices.Clone(cfg.targets)}
+	if cfg.shuffle {
+		rand.Shuffle(len(c.order), func(i, j int) { c.order[i], c.order[j] = c.order[j], c.order[i] })
+	}
 	c.life, c.stop = context.WithCancel(context.Background())
 	if cfg.adopted != nil {
 		c.conn = cfg.adopted
@@ -97,8 +112,9 @@ func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
 			}
 		default:
 			c.dialing = make(chan struct{})
+			start := c.next
 			c.mu.Unlock()
-			conn, err := c.dial(ctx)
+			conn, at, err := c.dialAny(ctx, start)
 			c.mu.Lock()
 			if err == nil && c.closed {
 				conn.Close()
@@ -106,6 +122,8 @@ func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
 			}
 			if err == nil {
 				c.conn = conn
+				c.addr = c.order[at].addr
+				c.next = (at + 1) % len(c.order)
 				c.gen++
 				if c.unblocked != nil { // a new connection is not blocked
 					close(c.unblocked)
@@ -120,7 +138,7 @@ func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
 			c.mu.Unlock()
 			if err == nil {
 				c.watchBlocked(conn)
-				c.cfg.logger.Info("amqp: connected", "role", c.role, "url", c.cfg.redacted)
+				c.cfg.logger.Info("amqp: connected", "role", c.role, "url", c.cfg.redacted, "addr", c.order[at].addr)
 				return conn, gen, nil
 			}
 			if ctx.Err() != nil {
@@ -138,9 +156,55 @@ func (c *connector) get(ctx context.Context) (*amqp.Connection, uint64, error) {
 	}
 }
 
-// dial opens a connection, giving up when ctx ends or the connector closes,
-// also in the middle of the TLS or AMQP handshake.
-func (c *connector) dial(ctx context.Context) (*amqp.Connection, error) {
+// dialAny tries each address once, from order[start] on, and returns the
+// first connection opened and its index in order. An error that another
+// node would give too (refused credentials, an unknown vhost) ends the
+// round at once; when no address answers, the error names each address
+// tried and why it failed.
+func (c *connector) dialAny(ctx context.Context, start int) (*amqp.Connection, int, error) {
+	var failed []error
+	for k := range c.order {
+		i := (start + k) % len(c.order)
+		t := c.order[i]
+		conn, err := c.dial(ctx, t)
+		if err == nil {
+			return conn, i, nil
+		}
+		if ctx.Err() != nil || c.life.Err() != nil || errors.Is(err, transport.ErrClosed) {
+			return nil, 0, err
+		}
+		if len(c.order) == 1 {
+			return nil, 0, err // its errors name the address already
+		}
+		if !classify.Retryable(err) {
+			return nil, 0, fmt.Errorf("%s: %w", t.addr, err)
+		}
+		failed = append(failed, fmt.Errorf("%s: %w", t.addr, err))
+		c.cfg.logger.Warn("amqp: connecting failed; trying the next address", "role", c.role, "addr", t.addr, "err", err)
+	}
+	return nil, 0, &dialError{errs: failed}
+}
+
+// dialError is a round of dials in which no address answered.
+type dialError struct{ errs []error }
+
+func (e *dialError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no broker answered (%d addresses tried)", len(e.errs))
+	for _, err := range e.errs {
+		b.WriteString("; ")
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap keeps each address's error reachable (errors.Is, errors.As), so
+// that the classifier sees network errors as retryable.
+func (e *dialError) Unwrap() []error { return e.errs }
+
+// dial opens a connection to t, giving up when ctx ends or the connector
+// closes, also in the middle of the TLS or AMQP handshake.
+func (c *connector) dial(ctx context.Context, t target) (*amqp.Connection, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(c.life, cancel)()
@@ -165,7 +229,7 @@ func (c *connector) dial(ctx context.Context) (*amqp.Connection, error) {
 		tlsCfg = c.cfg.tls.Clone() // amqp091-go sets ServerName on it
 	}
 	timeout := c.cfg.connectTimeout
-	conn, err := amqp.DialConfig(c.cfg.dialURL, amqp.Config{
+	conn, err := amqp.DialConfig(t.url, amqp.Config{
 		Properties:      props,
 		TLSClientConfig: tlsCfg,
 		Dial: func(network, addr string) (net.Conn, error) {

@@ -70,6 +70,19 @@
 // twice. A subscription without a group misses what is published while it
 // is reconnecting.
 //
+// # Clusters
+//
+// A URL may name several nodes, amqp://user:pass@h1:5672,h2:5672,h3:5672/vh
+// (or WithAddresses; WithShuffledAddresses spreads clients over the nodes).
+// A connection goes to the first node that answers; when it is lost, the
+// next connection starts with the node after the lost one, so a dead node
+// costs one failed dial at most. Publishes in flight on the lost connection
+// fail as with one node (ErrNotConfirmed: they may or may not be stored);
+// subscriptions resume on the node they reach. With quorum queues
+// (WithQuorumQueues) a group's queue survives the loss of a minority of
+// nodes; a classic queue lives on one node and is unavailable while that
+// node is down. See docs/clusters.md.
+//
 // # Errors
 //
 // Errors are classified with transport.CodeOf: refused credentials or
@@ -78,6 +91,6 @@
 // an existing one (PRECONDITION_FAILED) is ErrInvalid; a broker that cannot
 // be reached is ErrUnavailable, retried with backoff until the context
 // ends, when the error matches both the context error and the last broker
-// error. amqp091-go's *amqp091.Error stays reachable with errors.As. No
+// error; with several addresses it names each address tried and its error. amqp091-go's *amqp091.Error stays reachable with errors.As. No
 // error or log line contains a password: URLs are printed redacted.
 package amqp

@@ -14,3 +14,42 @@ func SetBlocked(p *Publisher, active bool) {
 
 // Decode is decode, for fuzzing the header mapping.
 var Decode = decode
+
+// ConnectedAddr is the host:port of p's current connection ("" before the
+// first).
+func ConnectedAddr(p *Publisher) string {
+	p.conn.mu.Lock()
+	defer p.conn.mu.Unlock()
+	return p.conn.addr
+}
+
+// SubscriberAddr is the host:port of s's current connection.
+func SubscriberAddr(s *Subscriber) string {
+	s.conn.mu.Lock()
+	defer s.conn.mu.Unlock()
+	return s.conn.addr
+}
+
+// Targets lists the addresses p dials, in its order.
+func Targets(p *Publisher) []string {
+	var out []string
+	for _, t := range p.conn.order {
+		out = append(out, t.addr)
+	}
+	return out
+}
+
+// Channels returns the channels of p's slots (nil for a slot without one).
+func Channels(p *Publisher) []any {
+	var out []any
+	for range cap(p.slots) {
+		s := <-p.slots
+		defer func() { p.slots <- s }()
+		if s.ch != nil {
+			out = append(out, s.ch)
+		} else {
+			out = append(out, nil)
+		}
+	}
+	return out
+}

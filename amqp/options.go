@@ -3,6 +3,7 @@ package amqp
 import (
 	"crypto/tls"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,8 +115,10 @@ const maxShortString = 255
 
 type config struct {
 	role           role
-	dialURL        string // the broker URL without brokerkit's query options
-	redacted       string // the same, password replaced, for messages
+	targets        []target // the broker addresses, in the order they are tried
+	shuffle        bool     // each connector tries targets in its own random order
+	addrs          []string // WithAddresses: replaces the URL's hosts
+	redacted       string   // the broker URL, password replaced, for messages
 	connectTimeout time.Duration
 	tls            *tls.Config
 	logger         *slog.Logger
@@ -229,6 +232,42 @@ func WithLogger(l *slog.Logger) Option {
 func WithConnectionName(name string) Option {
 	return option(func(c *config) error {
 		c.connName = name
+		return nil
+	})
+}
+
+// WithAddresses sets the brokers' addresses, "host:port" or "host" (with
+// the scheme's default port, 5672 or 5671), replacing the host list of the
+// URL, whose user, password, vhost and parameters apply to each. The nodes
+// of one cluster are listed so: a connection goes to the first address that
+// answers, and when it is lost, the next connection starts with the address
+// after the lost one. Use it rather than the URL for IPv6 addresses, which
+// a URL cannot list. Default: the URL's hosts,
+// "amqp://user:pass@h1:5672,h2:5672,h3:5672/vhost". Publisher and
+// Subscriber.
+func WithAddresses(addrs ...string) Option {
+	return option(func(c *config) error {
+		if len(addrs) == 0 {
+			return transport.Invalidf("amqp: WithAddresses: no address")
+		}
+		for _, a := range addrs {
+			if err := checkAddress(a); err != nil {
+				return transport.Invalidf("amqp: WithAddresses: %v", err)
+			}
+		}
+		c.addrs = slices.Clone(addrs)
+		return nil
+	})
+}
+
+// WithShuffledAddresses makes each Publisher and Subscriber try the
+// addresses (WithAddresses, or the URL's hosts) in a random order of its
+// own, so that the connections of many processes spread over a cluster's
+// nodes rather than all landing on the first. URL: shuffle=true. Default
+// off: in the order given. Publisher and Subscriber.
+func WithShuffledAddresses(on bool) Option {
+	return option(func(c *config) error {
+		c.shuffle = on
 		return nil
 	})
 }

@@ -28,6 +28,8 @@ type slot struct {
 // hands confirms to listeners in.
 type chanState struct {
 	window chan struct{}
+	ch     *amqp.Channel
+	retire sync.Once // closes ch after a nack (see Publisher.await)
 
 	mu      sync.Mutex
 	pending []*outMsg
@@ -118,7 +120,7 @@ func (s *slot) ready(ctx context.Context) error {
 	}
 	// With mandatory, a confirm alone does not say the message was routed:
 	// a basic.return comes first. Both are read by one goroutine, in order.
-	st := &chanState{window: s.window}
+	st := &chanState{window: s.window, ch: ch}
 	closes := ch.NotifyClose(make(chan *amqp.Error, 1))
 	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, s.p.cfg.window))
 	// Unbuffered: amqp091-go hands a return over before it reads the next
@@ -242,6 +244,16 @@ func (p *Publisher) listen(st *chanState, confirms <-chan amqp.Confirmation, ret
 			switch {
 			case !c.Ack:
 				err = errNacked
+				// Retired as in Publisher.await; closed by another
+				// goroutine, as this one must go on reading confirms
+				// for the close to complete.
+				st.retire.Do(func() {
+					p.listeners.Add(1)
+					go func() {
+						defer p.listeners.Done()
+						_ = st.ch.Close()
+					}()
+				})
 			case m.returned != nil:
 				err = errUnroutable(*m.returned)
 			}

@@ -266,6 +266,7 @@ func (p *Publisher) writeOne(ctx context.Context, s *slot, topic string, m *tran
 // the tokens of the rest are given back as their confirms come, by a
 // goroutine that ends when the last does (confirm or channel closed).
 func (p *Publisher) await(ctx context.Context, c *call, outs []outMsg, window chan struct{}, ch *amqp.Channel) error {
+	nacked := false
 	for i := range outs {
 		o := &outs[i]
 		if o.dc == nil {
@@ -293,9 +294,20 @@ func (p *Publisher) await(ctx context.Context, c *call, outs []outMsg, window ch
 			err = errNacked
 			if ch.IsClosed() {
 				err = errConfirmLost // amqp091-go resolves pending confirms as nacks on close
+			} else {
+				nacked = true
 			}
 		}
 		c.settle(o.index, o.id, err)
+	}
+	if nacked {
+		// A nack retires the channel: the next Publish opens a new one.
+		// RabbitMQ 3.10 nacks every later publish on a channel whose
+		// quorum queue lost its leader in the moment the channel first
+		// routed to it, while a new channel is accepted at once (seen with
+		// a cluster node killed: docs/clusters.md). Confirms still pending
+		// on it fail as not confirmed, as on any lost channel.
+		_ = ch.Close()
 	}
 	err := c.err()
 	if err != nil && ctx.Err() != nil {

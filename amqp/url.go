@@ -2,7 +2,12 @@ package amqp
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -15,8 +20,12 @@ import (
 //
 //	amqp://user:pass@host:5672/vhost?exchange_type=topic&quorum=true
 //	amqps://user:pass@host:5671/vhost?cacertfile=/etc/ca.pem
+//	amqp://user:pass@h1:5672,h2:5672,h3:5672/vhost
 //
 // The path is the vhost ("/" is the default vhost; "/%2f" also names it).
+// Several hosts, separated by commas, name the nodes of a cluster, as
+// WithAddresses does: a connection goes to the first that answers, and
+// after a lost connection the next one starts with the following host.
 // Query options (unknown ones are an error), each the same as the option
 // named after it. One URL serves both ends: an option of the other role
 // (confirms for a Subscriber) is checked, then not applied (see ParseURL).
@@ -40,6 +49,7 @@ import (
 //	connection_name=NAME               WithConnectionName
 //	reconnect_min=DURATION             WithReconnectBackoff, with
 //	reconnect_max=DURATION             (either may be left out)
+//	shuffle=true                       WithShuffledAddresses
 //
 // RabbitMQ's own URI parameters are passed to amqp091-go as they are:
 // heartbeat (seconds), connection_timeout (milliseconds), channel_max,
@@ -170,6 +180,9 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 	if q.Has("connection_name") {
 		add(WithConnectionName(q.String("connection_name", "")))
 	}
+	if q.Has("shuffle") {
+		add(WithShuffledAddresses(q.Bool("shuffle", false)))
+	}
 	if q.Has("reconnect_min") || q.Has("reconnect_max") {
 		add(WithReconnectBackoff(q.Duration("reconnect_min", DefaultReconnectMin),
 			q.Duration("reconnect_max", DefaultReconnectMax)))
@@ -198,19 +211,12 @@ func ParseURL(u *url.URL) (*url.URL, []Option, error) {
 }
 
 // newURLConfig builds the configuration for a broker URL: it checks the URL
-// with amqp091-go's parser and reads its connection timeout.
+// with amqp091-go's parser, once per address of its host list (or of
+// WithAddresses), and reads its connection timeout.
 func newURLConfig[O applier](r role, u *url.URL, opts []O) (*config, error) {
 	cfg, err := newConfig(r, opts)
 	if err != nil {
 		return nil, err
-	}
-	uri, err := amqp.ParseURI(u.String())
-	if err != nil {
-		// Its errors quote parameters, never the user information.
-		return nil, transport.Invalidf("amqp: URL %s: %v", u.Redacted(), err)
-	}
-	if uri.ConnectionTimeout > 0 {
-		cfg.connectTimeout = time.Duration(uri.ConnectionTimeout) * time.Millisecond
 	}
 	if cfg.tls != nil && u.Scheme == Scheme {
 		// WithTLS on an amqp:// URL: amqp091-go only does TLS for amqps.
@@ -218,17 +224,100 @@ func newURLConfig[O applier](r role, u *url.URL, opts []O) (*config, error) {
 		v.Scheme = SchemeTLS
 		u = &v
 	}
-	cfg.dialURL = u.String()
+	hosts := cfg.addrs
+	if hosts == nil {
+		hosts = []string{u.Host} // "" dials amqp091-go's default, localhost
+		if strings.Contains(u.Host, ",") {
+			hosts = strings.Split(u.Host, ",")
+			for _, h := range hosts {
+				if err := checkAddress(h); err != nil {
+					return nil, transport.Invalidf("amqp: URL %s: %v", u.Redacted(), err)
+				}
+			}
+		}
+	}
 	cfg.redacted = u.Redacted()
+	cfg.targets = cfg.targets[:0]
+	for _, h := range hosts {
+		v := *u
+		v.Host = h
+		uri, err := amqp.ParseURI(v.String())
+		if err != nil {
+			// Its errors quote parameters, never the user information.
+			return nil, transport.Invalidf("amqp: URL %s: %v", u.Redacted(), err)
+		}
+		if uri.ConnectionTimeout > 0 {
+			cfg.connectTimeout = time.Duration(uri.ConnectionTimeout) * time.Millisecond
+		}
+		cfg.targets = append(cfg.targets, target{
+			url:  v.String(),
+			addr: net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)),
+		})
+	}
 	return cfg, nil
 }
 
+// target is one broker address to dial.
+type target struct {
+	url  string // the whole URL with this one host, for amqp091-go
+	addr string // host:port, for messages
+}
+
+// checkAddress refuses what cannot be one "host[:port]" of a host list.
+func checkAddress(a string) error {
+	switch {
+	case a == "":
+		return errors.New("empty address in the host list")
+	case strings.ContainsAny(a, ",/@?# "):
+		return fmt.Errorf("address %q: want host or host:port", a)
+	}
+	if strings.Contains(a, ":") && !strings.HasSuffix(a, "]") {
+		if _, port, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("address %q: %v", a, err)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("address %q: bad port %q", a, port)
+		}
+	}
+	return nil
+}
+
 // parseRaw parses a URL given as text, without quoting it (and its password)
-// in the error as url.Parse does.
+// in the error as url.Parse does. net/url refuses a host list whose last
+// host has no port ("h1:5672,h2"), so a list is set aside while the rest is
+// parsed, and checked address by address later.
 func parseRaw(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		if u, hosts := parseHostList(raw); u != nil {
+			u.Host = hosts
+			return u, nil
+		}
 		return nil, transport.Invalidf("amqp: malformed URL %s", transport.RedactString(raw))
 	}
 	return u, nil
+}
+
+// parseHostList parses raw with its comma-separated host list replaced by
+// one placeholder host, and returns the list; nil when raw has no list or
+// does not parse either way.
+func parseHostList(raw string) (*url.URL, string) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil, ""
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority := rest[:end]
+	at := strings.LastIndex(authority, "@")
+	hosts := authority[at+1:]
+	if !strings.Contains(hosts, ",") {
+		return nil, ""
+	}
+	u, err := url.Parse(scheme + "://" + authority[:at+1] + "placeholder" + rest[end:])
+	if err != nil {
+		return nil, ""
+	}
+	return u, hosts
 }

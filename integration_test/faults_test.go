@@ -3,6 +3,7 @@ package integration_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/brokerkit/brokerkit/brokertest"
+	"github.com/brokerkit/brokerkit/internal/kafkadev"
 	"github.com/brokerkit/brokerkit/transport"
 
 	_ "github.com/brokerkit/brokerkit/amqp"
@@ -41,6 +45,7 @@ import (
 const (
 	envFaults  = "BROKERTEST_FAULTS"        // "full": every scenario, 10,000 messages each
 	envMember  = "BROKERTEST_FAULTS_MEMBER" // set in the helper process of the member-kill scenario
+	envDebug   = "BROKERTEST_FAULTS_DEBUG"  // set: progress and publish errors on stderr
 	publishers = 8
 	recoverMax = time.Minute
 	pauseFor   = 15 * time.Second
@@ -73,17 +78,35 @@ type scenario struct {
 	// member: a second group member in a helper process, killed (SIGKILL)
 	// when half the messages are confirmed.
 	member bool
+	// Clusters: pubURL, when set, is the publishers' URL (url is the
+	// subscriber's), so that the two start on different nodes. A fault
+	// returns once a node is down; then failover is timed from there (see
+	// failoverMax) and heal[i] brings the node back before the next fault.
+	pubURL string
+	heal   []fault
+	// pace: each publisher waits this long between messages, so that
+	// publishing spans every fault and its healing.
+	pace time.Duration
 }
+
+// failoverMax bounds a cluster's failover: from a node's death to the first
+// delivery of a message confirmed after it, with the node still down.
+const failoverMax = 30 * time.Second
 
 // faultCounts is what a scenario measured.
 type faultCounts struct {
 	sent, confirmed, received, lost, dup int
 	recover                              time.Duration
+	failover                             []string // clusters: per fault, publisher and end-to-end failover
 }
 
 func (c faultCounts) String() string {
-	return fmt.Sprintf("sent=%d confirmed=%d received=%d lost=%d dup=%d recover=%.1fs",
+	s := fmt.Sprintf("sent=%d confirmed=%d received=%d lost=%d dup=%d recover=%.1fs",
 		c.sent, c.confirmed, c.received, c.lost, c.dup, c.recover.Seconds())
+	if len(c.failover) > 0 {
+		s += " failover=" + strings.Join(c.failover, ",")
+	}
+	return s
 }
 
 // tally records deliveries by payload.
@@ -122,6 +145,26 @@ func (t *tally) longestWait(confirmedAt map[string]time.Time, since time.Time) t
 		worst = max(worst, first.Sub(at))
 	}
 	return worst
+}
+
+// firstAfter returns, of the messages whose successful Publish call began
+// at or after since, the earliest confirm and the earliest first delivery;
+// zero times when there is none yet.
+func (t *tally) firstAfter(confirmedAt, startedAt map[string]time.Time, since time.Time) (confirm, delivery time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for p, at := range confirmedAt {
+		if startedAt[p].Before(since) {
+			continue
+		}
+		if confirm.IsZero() || at.Before(confirm) {
+			confirm = at
+		}
+		if first, ok := t.first[p]; ok && (delivery.IsZero() || first.Before(delivery)) {
+			delivery = first
+		}
+	}
+	return confirm, delivery
 }
 
 func (t *tally) has(payloads []string) (missing int) {
@@ -169,12 +212,17 @@ func runScenario(t *testing.T, sc scenario) {
 		mu         sync.Mutex
 		confirmed  []string
 		confirmAt  = map[string]time.Time{}
+		startAt    = map[string]time.Time{} // when the Publish call that succeeded began
 		sentN      atomic.Int64
 		wg         sync.WaitGroup
 	)
 	runID := brokertest.Name(t, "m")
+	pubURL := sc.url
+	if sc.pubURL != "" {
+		pubURL = sc.pubURL
+	}
 	for p := range publishers {
-		pub, err := transport.OpenPublisher(ctx, sc.url)
+		pub, err := transport.OpenPublisher(ctx, pubURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +233,9 @@ func runScenario(t *testing.T, sc scenario) {
 			for i := p; i < total; i += publishers {
 				payload := fmt.Sprintf("%s/%d", runID, i)
 				sentN.Add(1)
+				time.Sleep(sc.pace)
 				for ctx.Err() == nil {
+					began := time.Now()
 					pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
 					err := pub.Publish(pctx, sc.topic, &transport.Message{Payload: []byte(payload)})
 					pcancel()
@@ -193,9 +243,13 @@ func runScenario(t *testing.T, sc scenario) {
 						mu.Lock()
 						confirmed = append(confirmed, payload)
 						confirmAt[payload] = time.Now()
+						startAt[payload] = began
 						mu.Unlock()
 						confirmedN.Add(1)
 						break
+					}
+					if os.Getenv(envDebug) != "" {
+						fmt.Fprintf(os.Stderr, "%s publish: %v\n", time.Now().Format("15:04:05.000"), err)
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
@@ -204,11 +258,23 @@ func runScenario(t *testing.T, sc scenario) {
 	}
 	published := make(chan struct{})
 	go func() { wg.Wait(); close(published) }()
+	if os.Getenv(envDebug) != "" {
+		go func() {
+			for ctx.Err() == nil {
+				time.Sleep(time.Second)
+				got.mu.Lock()
+				n := len(got.seen)
+				got.mu.Unlock()
+				fmt.Fprintf(os.Stderr, "%s confirmed=%d received=%d\n", time.Now().Format("15:04:05.000"), confirmedN.Load(), n)
+			}
+		}()
+	}
 
 	// The faults, at even steps of the confirmed count; recovery is timed
 	// from the broker being back to the next delivery.
 	var worst time.Duration
 	var lastBack, killed time.Time
+	var failovers []string
 	steps := len(sc.faults)
 	if sc.member {
 		steps = 1
@@ -239,8 +305,47 @@ func runScenario(t *testing.T, sc scenario) {
 		if err := sc.faults[i](ctx); err != nil {
 			t.Fatalf("fault %d: %v", i+1, err)
 		}
+		if os.Getenv(envDebug) != "" {
+			fmt.Fprintf(os.Stderr, "%s fault %d done\n", time.Now().Format("15:04:05.000"), i+1)
+		}
 		back := time.Now()
 		lastBack = back
+		if sc.heal != nil {
+			// A node is down: the others must take over, now. Timed from
+			// the fault's return (docker reports the node dead or
+			// frozen), counting only publishes that began after it.
+			var confirm, delivery time.Time
+			for time.Since(back) < recoverMax && ctx.Err() == nil {
+				mu.Lock()
+				confirm, delivery = got.firstAfter(confirmAt, startAt, back)
+				mu.Unlock()
+				if !delivery.IsZero() {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			pubD, e2e := confirm.Sub(back), delivery.Sub(back)
+			if confirm.IsZero() {
+				pubD = recoverMax
+			}
+			if delivery.IsZero() {
+				e2e = recoverMax
+			}
+			failovers = append(failovers, fmt.Sprintf("pub:%.1fs/e2e:%.1fs", pubD.Seconds(), e2e.Seconds()))
+			if e2e > failoverMax {
+				t.Errorf("fault %d: no message confirmed after the node went down was delivered within %v (publish resumed after %v)",
+					i+1, failoverMax, pubD)
+			}
+			worst = max(worst, e2e)
+			if err := sc.heal[i](ctx); err != nil {
+				t.Fatalf("bringing the node of fault %d back: %v", i+1, err)
+			}
+			if os.Getenv(envDebug) != "" {
+				fmt.Fprintf(os.Stderr, "%s healed %d: %v\n", time.Now().Format("15:04:05.000"), i+1, failovers)
+			}
+			lastBack = time.Now()
+			continue
+		}
 		for got.last.Load() < back.UnixNano() && time.Since(back) < recoverMax && ctx.Err() == nil {
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -281,7 +386,7 @@ func runScenario(t *testing.T, sc scenario) {
 		}
 	}
 
-	c := faultCounts{sent: int(sentN.Load()), confirmed: len(confirmed), recover: worst}
+	c := faultCounts{sent: int(sentN.Load()), confirmed: len(confirmed), recover: worst, failover: failovers}
 	c.lost = got.has(confirmed)
 	got.mu.Lock()
 	for _, n := range got.seen {
@@ -442,6 +547,118 @@ func TestFaultsKafka(t *testing.T) {
 			runScenario(t, scenario{
 				backend: "kafka", name: s.name, url: url,
 				topic: brokertest.KafkaTopic(t, c.Brokers(), 4), faults: s.faults, member: s.member,
+			})
+		})
+	}
+}
+
+// TestFaultsRabbitMQCluster (make faults): a three-node cluster with quorum
+// queues. The publishers start on node 1 and the subscriber on node 2 (the
+// order of their URLs' host lists). kill: node 1 is killed (the publishers'
+// node), and once a message confirmed after the kill is delivered, it is
+// started again; then node 2 (the subscriber's). pause: node 1 is frozen for
+// 20 s; heartbeat=5 lets clients notice within 15 s and move on.
+func TestFaultsRabbitMQCluster(t *testing.T) {
+	if !faultsFull() {
+		t.Skip("a three-node cluster takes about a minute to form: BROKERTEST_FAULTS=full (make faults) runs it")
+	}
+	c := brokertest.NewRabbitMQCluster(t, 3)
+	kill := func(i int) fault {
+		return func(ctx context.Context) error { return c.Node(i).Kill(ctx) }
+	}
+	start := func(i int) fault {
+		return func(ctx context.Context) error { return c.Node(i).Start(ctx) }
+	}
+	const pauseLen = 20 * time.Second
+	var paused time.Time
+	pause := func(ctx context.Context) error { paused = time.Now(); return c.Node(0).Pause(ctx) }
+	unpause := func(ctx context.Context) error {
+		time.Sleep(time.Until(paused.Add(pauseLen)))
+		return c.Node(0).Unpause(ctx)
+	}
+	for _, s := range []struct {
+		name, query  string
+		faults, heal []fault
+	}{
+		{"cluster-kill", "quorum=true", []fault{kill(0), kill(1)}, []fault{start(0), start(1)}},
+		{"cluster-pause", "quorum=true&heartbeat=5", []fault{pause}, []fault{unpause}},
+	} {
+		t.Run(s.name, func(t *testing.T) {
+			runScenario(t, scenario{
+				backend: "rabbitmq", name: s.name, topic: brokertest.Name(t, "faults"),
+				url: c.URL(1) + "?" + s.query, pubURL: c.URL(0) + "?" + s.query,
+				faults: s.faults, heal: s.heal, pace: 40 * time.Millisecond, // about 50 s of publishing
+			})
+		})
+	}
+}
+
+// TestFaultsKafkaCluster: an embedded three-broker kfake. leader-moves:
+// every partition's leader moves to another broker, twice. bootstrap-kill
+// (make faults): the broker the clients bootstrapped from (the first of the
+// URL) leaves the cluster for good and its connections are closed; once a
+// message confirmed after its death is delivered, a new broker joins.
+func TestFaultsKafkaCluster(t *testing.T) {
+	srv, err := kafkadev.Start(kafkadev.Config{Brokers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	kc := srv.Cluster()
+	var gone sync.Map
+	kc.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		if _, ok := gone.Load(kc.CurrentNode()); ok {
+			kc.KeepControl()
+			return nil, errors.New("broker removed"), true // closes the connection
+		}
+		return nil, nil, false
+	})
+	addrs := srv.Addrs()
+	const partitions = 4
+	moveLeaders := func(topic string) fault {
+		return func(context.Context) error {
+			for p := range int32(partitions) {
+				if err := kc.MoveTopicPartition(topic, p, (kc.LeaderFor(topic, p)+1)%3); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	removeBootstrap := func(context.Context) error {
+		gone.Store(int32(0), true)
+		return kc.RemoveNode(0)
+	}
+	// A new broker takes the dead one's place (kfake cannot restart a
+	// removed broker as the same node: connections to the old one would
+	// live on, refused as not the leader).
+	addBroker := func(context.Context) error {
+		_, _, err := kc.AddNode(-1, 0)
+		return err
+	}
+	type sc struct {
+		name         string
+		faults, heal func(topic string) []fault
+	}
+	scenarios := []sc{{name: "leader-moves", faults: func(topic string) []fault {
+		return []fault{moveLeaders(topic), moveLeaders(topic)}
+	}}}
+	if faultsFull() {
+		scenarios = append(scenarios, sc{name: "bootstrap-kill",
+			faults: func(string) []fault { return []fault{removeBootstrap} },
+			heal:   func(string) []fault { return []fault{addBroker} }})
+	}
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			topic := brokertest.KafkaTopic(t, addrs, partitions)
+			var heal []fault
+			if s.heal != nil {
+				heal = s.heal(topic)
+			}
+			runScenario(t, scenario{
+				backend: "kafka", name: "cluster-" + s.name, topic: topic,
+				url:    "kafka://" + strings.Join(addrs, ",") + "?session_timeout=6s&heartbeat_interval=1s",
+				faults: s.faults(topic), heal: heal,
 			})
 		})
 	}
