@@ -19,9 +19,6 @@ import (
 // carries every partition it leads, and every message arrives, in order per
 // key.
 func TestPublishManyPartitionsManyBrokers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("publishes 2,000 messages")
-	}
 	brokers := brokertest.Kafka(t, kfake.NumBrokers(3))
 	topic := brokertest.KafkaTopic(t, brokers, 8)
 	pub, sub := newPair(t, brokers)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/brokerkit/brokerkit/transport"
-	"github.com/brokerkit/brokerkit/transport/driver"
 )
 
 // Metadata keys of requests and replies. MetaReplyTo and MetaCorrelationID
@@ -66,8 +65,8 @@ type config struct {
 // each would drop the other's replies.
 func WithReplyTopic(name string) Option {
 	return func(c *config) error {
-		if err := driver.CheckTopic(name); err != nil {
-			return err
+		if name == "" {
+			return transport.Invalidf("reply: WithReplyTopic: empty topic")
 		}
 		c.topic = name
 		return nil
@@ -195,8 +194,8 @@ func (c *Client) Request(ctx context.Context, topic string, msg *transport.Messa
 	if msg == nil {
 		return nil, transport.Invalidf("reply: nil message")
 	}
-	if err := driver.CheckTopic(topic); err != nil {
-		return nil, err
+	if topic == "" {
+		return nil, transport.Invalidf("reply: empty topic")
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

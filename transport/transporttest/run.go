@@ -43,30 +43,30 @@ func Run(t *testing.T, h Harness) {
 	}
 }
 
+// check is one line of the contract. needs says whether the harness claims
+// what the line tests, and names the claim for the skip message.
 type check struct {
 	name  string
-	needs func(Capabilities) (ok bool, capability string)
+	needs func(Harness) (ok bool, claim string)
 	run   func(*suite, *testing.T)
 }
 
-func always(Capabilities) (bool, string) { return true, "" }
+func always(Harness) (bool, string) { return true, "" }
 
-func needs(name string, have func(Capabilities) bool) func(Capabilities) (bool, string) {
-	return func(c Capabilities) (bool, string) { return have(c), name }
+func needs(claim string, have func(Harness) bool) func(Harness) (bool, string) {
+	return func(h Harness) (bool, string) { return have(h), claim }
 }
 
 var (
-	groups     = needs("Groups", func(c Capabilities) bool { return c.Groups })
-	ephemeral  = needs("Ephemeral", func(c Capabilities) bool { return c.Ephemeral })
-	durable    = needs("Groups and Durable", func(c Capabilities) bool { return c.Groups && c.Durable })
-	redelivery = needs("Redelivery", func(c Capabilities) bool { return c.Redelivery })
-	ordering   = needs("Ordering", func(c Capabilities) bool { return c.Ordering })
-	maxPayload = needs("MaxPayload", func(c Capabilities) bool { return c.MaxPayload > 0 })
+	groups       = needs("Groups", func(h Harness) bool { return h.Caps.Groups })
+	ephemeral    = needs("Ephemeral", func(h Harness) bool { return h.Caps.Ephemeral })
+	durable      = needs("Groups and Durable", func(h Harness) bool { return h.Caps.Groups && h.Caps.Durable })
+	redelivery   = needs("Redelivery", func(h Harness) bool { return h.Caps.Redelivery })
+	ordering     = needs("Ordering", func(h Harness) bool { return h.Caps.Ordering })
+	maxPayload   = needs("MaxPayload", func(h Harness) bool { return h.Caps.MaxPayload > 0 })
+	unreachable  = needs("Harness.Unreachable", func(h Harness) bool { return h.Unreachable != nil })
+	missingTopic = needs("Harness.WithoutTopicCreation", func(h Harness) bool { return h.WithoutTopicCreation != nil })
 )
-
-// Checks that need a harness function rather than a capability.
-func unreachable(Capabilities) (bool, string)  { return false, "Harness.Unreachable" }
-func missingTopic(Capabilities) (bool, string) { return false, "Harness.WithoutTopicCreation" }
 
 // checks is the suite, one entry per line of the contract.
 var checks = []check{
@@ -100,13 +100,7 @@ type suite struct{ h Harness }
 func (s *suite) run(t *testing.T) {
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
-			ok, capability := c.needs(s.h.Caps)
-			switch {
-			case capability == "Harness.Unreachable":
-				ok = s.h.Unreachable != nil
-			case capability == "Harness.WithoutTopicCreation":
-				ok = s.h.WithoutTopicCreation != nil
-			}
+			ok, capability := c.needs(s.h)
 			if !ok {
 				t.Skipf("backend does not claim %s", capability)
 			}
