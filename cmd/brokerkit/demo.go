@@ -131,7 +131,6 @@ func runDemo(ctx context.Context, out io.Writer, rawURL string) error {
 			if err == nil && !reached {
 				skipped++
 				say("  dedup: %s was handled already; this copy is acknowledged and skipped", m.ID)
-				events <- struct{}{}
 			}
 			return err
 		}
@@ -148,7 +147,6 @@ func runDemo(ctx context.Context, out io.Writer, rawURL string) error {
 		var o order
 		if err := json.Unmarshal(m.Payload, &o); err != nil {
 			say("  %s is not an order (%v): a permanent failure, no retry", m.ID, err)
-			events <- struct{}{}
 			return transport.Permanent(fmt.Errorf("not an order: %w", err))
 		}
 		if o.ID == "order-3" {
@@ -159,10 +157,20 @@ func runDemo(ctx context.Context, out io.Writer, rawURL string) error {
 		}
 		handled++
 		say("  handled %s: %d x %s", o.ID, o.Qty, o.Item)
-		events <- struct{}{}
 		return nil
 	}
-	h := transport.Chain(handler, rec.Middleware, watch, dedup, mark, deadLetter, retry)
+	// settled runs outermost, so a delivery counts as done only once the
+	// latency recorder has recorded it and the table below is complete.
+	settled := func(next transport.Handler) transport.Handler {
+		return func(ctx context.Context, m *transport.Message) error {
+			err := next(ctx, m)
+			if err == nil {
+				events <- struct{}{}
+			}
+			return err
+		}
+	}
+	h := transport.Chain(handler, settled, rec.Middleware, watch, dedup, mark, deadLetter, retry)
 
 	dead := make(chan *transport.Message, 4)
 	dsub, err := sub.Subscribe(ctx, dlqTopic, func(_ context.Context, m *transport.Message) error {
