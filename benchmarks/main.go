@@ -179,6 +179,7 @@ func main() {
 	rounds := flag.Int("rounds", 5, "rounds; the order of the systems rotates each round")
 	backends := flag.String("backends", "memory,amqp,kafka", "backends to run, comma-separated")
 	only := flag.String("workloads", "", "run only workloads whose name contains this")
+	onlySystems := flag.String("systems", "", "run only systems whose name contains one of these (comma-separated), e.g. to profile one client")
 	scale := flag.Float64("scale", 1, "multiplies every workload's message count")
 	jsonOut := flag.String("json", "", "write every round's results to this file")
 	svgOut := flag.String("svg", "", "write a chart of the medians to this SVG file")
@@ -236,7 +237,11 @@ func main() {
 			continue
 		}
 		for _, backend := range env.backends {
-			systems := env.systems(backend)
+			systems := slices.DeleteFunc(env.systems(backend), func(s system) bool {
+				return !slices.ContainsFunc(strings.Split(*onlySystems, ","), func(part string) bool {
+					return strings.Contains(s.name, part)
+				})
+			})
 			n := int(float64(w.n[backend]) * *scale)
 			n -= n % w.publishers
 			if n < w.publishers {

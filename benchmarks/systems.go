@@ -492,7 +492,7 @@ func (e *env) kafkaSystems() []system {
 				if _, err := sub.Subscribe(ctx, topic, func(_ context.Context, m *transport.Message) error {
 					got(m.Payload)
 					return nil
-				}, transport.WithGroup("g"), transport.WithStart(transport.StartOldest)); err != nil {
+				}, transport.WithGroup(kafkaGroup(topic)), transport.WithStart(transport.StartOldest)); err != nil {
 					pub.Close()
 					sub.Close()
 					return nil, nil, err
@@ -521,7 +521,7 @@ func (e *env) rawKafka(ctx context.Context, topic string, got func([]byte)) (pub
 	}
 	w := &kafkago.Writer{Addr: kafkago.TCP(e.brokers...), Topic: topic, RequiredAcks: kafkago.RequireAll,
 		BatchTimeout: time.Millisecond, Transport: &kafkago.Transport{}}
-	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: e.brokers, GroupID: "g", Topic: topic,
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: e.brokers, GroupID: kafkaGroup(topic), Topic: topic,
 		StartOffset: kafkago.FirstOffset, CommitInterval: time.Second, MaxWait: 100 * time.Millisecond})
 	rctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -559,7 +559,7 @@ func (e *env) watermillKafka(ctx context.Context, topic string, got func([]byte)
 	scfg := wkafka.DefaultSaramaSubscriberConfig()
 	scfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	sub, err := wkafka.NewSubscriber(wkafka.SubscriberConfig{Brokers: e.brokers, Unmarshaler: wkafka.DefaultMarshaler{},
-		ConsumerGroup: "g", OverwriteSaramaConfig: scfg}, watermill.NopLogger{})
+		ConsumerGroup: kafkaGroup(topic), OverwriteSaramaConfig: scfg}, watermill.NopLogger{})
 	if err != nil {
 		pub.Close()
 		return nil, nil, err
@@ -573,3 +573,8 @@ func (e *env) watermillKafka(ctx context.Context, topic string, got func([]byte)
 	go watermillDrain(msgs, got)
 	return watermillPublish(pub, topic), func() { pub.Close(); sub.Close() }, nil
 }
+
+// kafkaGroup is the consumer group of one run: a group of its own, so that
+// no run waits on the rebalance of a member that an earlier run (another
+// client's, on another topic) left behind in a shared group.
+func kafkaGroup(topic string) string { return topic + "-group" }
