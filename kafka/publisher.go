@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -356,6 +357,11 @@ func (p *Publisher) send(q *brokerQueue) {
 		q.mu.Unlock()
 
 		p.produceAll(batches)
+		// Let the callers this request released run before cutting the
+		// next one: those that publish again at once then join it rather
+		// than the one after (64 goroutines publishing one message per
+		// call: 29 records per request without the yield, 42 with it).
+		runtime.Gosched()
 	}
 }
 
