@@ -5,11 +5,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/brokerkit/brokerkit/brokertest"
+	"github.com/brokerkit/brokerkit/kafka"
 	"github.com/brokerkit/brokerkit/transport"
 )
 
@@ -56,5 +58,77 @@ func BenchmarkPublishPartitions(b *testing.B) {
 	if n := requests.Load(); n > 0 {
 		b.ReportMetric(float64(b.N)/float64(n), "records/request")
 		b.ReportMetric(float64(partitions.Load())/float64(n), "partitions/request")
+	}
+}
+
+// BenchmarkPublishWhileConsuming is BenchmarkPublishPartitions with a group
+// subscription draining the topic at the same time, the comparison's Kafka
+// workload, once without fetch lingering (the baseline, in the same run)
+// and once with the default linger. It reports the fetch requests per
+// produce request: without lingering each of the 8 partition fetchers
+// answers at every produce request that reaches its partition, and on a
+// broker sharing the client's 2 cores those fetches take the time the
+// publishers need.
+func BenchmarkPublishWhileConsuming(b *testing.B) {
+	for _, linger := range []time.Duration{0, kafka.DefaultFetchLinger} {
+		b.Run("linger="+linger.String(), func(b *testing.B) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(c.Close)
+			var produces, fetches atomic.Int64
+			c.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				switch req.(type) {
+				case *kmsg.ProduceRequest:
+					produces.Add(1)
+				case *kmsg.FetchRequest:
+					fetches.Add(1)
+				}
+				return nil, nil, false
+			})
+			brokers := c.ListenAddrs()
+			topic := brokertest.KafkaTopic(b, brokers, 8)
+			pub := benchPublisher(b, brokers)
+			sub, err := kafka.NewSubscriber(brokers, kafka.WithFetchLinger(linger))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { sub.Close() })
+			var handled atomic.Int64
+			all := make(chan struct{})
+			ctx := context.Background()
+			if _, err := sub.Subscribe(ctx, topic, func(context.Context, *transport.Message) error {
+				if handled.Add(1) == int64(b.N) {
+					close(all)
+				}
+				return nil
+			}, transport.WithGroup("bench"), transport.WithStart(transport.StartOldest)); err != nil {
+				b.Fatal(err)
+			}
+			payload := make([]byte, 256)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			p0, f0 := produces.Load(), fetches.Load()
+			for range 64 {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						if err := pub.Publish(ctx, topic, &transport.Message{Payload: payload}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			<-all
+			b.StopTimer()
+			reportRate(b, b.N)
+			if n := produces.Load() - p0; n > 0 {
+				b.ReportMetric(float64(fetches.Load()-f0)/float64(n), "fetches/produce")
+			}
+		})
 	}
 }

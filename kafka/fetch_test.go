@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -137,6 +138,105 @@ func TestFetchFaults(t *testing.T) {
 			// The fetcher resumes where it stopped: nothing is read twice.
 			if deliveries != n {
 				t.Errorf("%d deliveries of %d messages", deliveries, n)
+			}
+		})
+	}
+}
+
+// TestFetchLingersOnlyWhileBusy: a fetch that returned records is followed
+// by one that lets the broker gather a full response or wait the linger; the
+// fetch after an empty one answers at the first record again, so an idle
+// partition adds no latency. WithFetchLinger(0) never lingers.
+func TestFetchLingersOnlyWhileBusy(t *testing.T) {
+	const linger, maxWait, maxBytes = 7 * time.Millisecond, 300 * time.Millisecond, 64 << 10
+	for _, on := range []bool{true, false} {
+		t.Run(map[bool]string{true: "linger", false: "off"}[on], func(t *testing.T) {
+			cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(cluster.Close)
+			brokers := cluster.ListenAddrs()
+			topic := brokertest.KafkaTopic(t, brokers, 1)
+			type fetch struct {
+				offset        int64
+				minBytes, max int32 // max: the wait in milliseconds
+			}
+			var mu sync.Mutex
+			var fetches []fetch
+			cluster.ControlKey(kmsg.Fetch.Int16(), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+				cluster.KeepControl()
+				req := kreq.(*kmsg.FetchRequest)
+				for _, rt := range req.Topics {
+					for _, rp := range rt.Partitions {
+						if rt.Topic == topic {
+							mu.Lock()
+							fetches = append(fetches, fetch{rp.FetchOffset, req.MinBytes, req.MaxWaitMillis})
+							mu.Unlock()
+						}
+					}
+				}
+				return nil, nil, false
+			})
+			l := time.Duration(0)
+			if on {
+				l = linger
+			}
+			pub, sub := newPairWith(t, brokers, nil, []kafka.SubscriberOption{
+				kafka.WithFetchLinger(l), kafka.WithFetchMaxWait(maxWait), kafka.WithFetchMaxBytes(maxBytes)})
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			got := make(chan struct{}, 1)
+			s, err := sub.Subscribe(ctx, topic, func(context.Context, *transport.Message) error {
+				got <- struct{}{}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := pub.Publish(ctx, topic, &transport.Message{Payload: []byte("one")}); err != nil {
+				t.Fatal(err)
+			}
+			<-got
+			// Two fetches from offset 1: the one right after the record,
+			// and the one after that came back empty.
+			var after []fetch
+			for after == nil {
+				mu.Lock()
+				var from1 []fetch
+				for _, f := range fetches {
+					if f.offset == 1 {
+						from1 = append(from1, f)
+					}
+				}
+				if len(from1) >= 2 {
+					after = from1
+				}
+				all := slices.Clone(fetches)
+				mu.Unlock()
+				select {
+				case <-ctx.Done():
+					t.Fatalf("fewer than two fetches from offset 1: %+v", all)
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			mu.Lock()
+			first := fetches[0]
+			mu.Unlock()
+			idle := fetch{offset: 0, minBytes: 1, max: int32(maxWait / time.Millisecond)}
+			if first != idle {
+				t.Errorf("first fetch %+v, want %+v: an idle partition answers at its first record", first, idle)
+			}
+			busy := fetch{offset: 1, minBytes: maxBytes, max: int32(linger / time.Millisecond)}
+			if !on {
+				busy = fetch{offset: 1, minBytes: 1, max: int32(maxWait / time.Millisecond)}
+			}
+			if after[0] != busy {
+				t.Errorf("fetch after the record %+v, want %+v", after[0], busy)
+			}
+			if idle.offset = 1; after[1] != idle {
+				t.Errorf("fetch after an empty one %+v, want %+v", after[1], idle)
 			}
 		})
 	}

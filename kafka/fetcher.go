@@ -85,7 +85,14 @@ func (r *receiver) readBatch(ctx context.Context, conn *kafka.Conn, c *claim) er
 	// The deadline only guards against a broker that stopped answering: the
 	// fetch itself waits at most fetchMaxWait on the broker.
 	conn.SetReadDeadline(time.Now().Add(cfg.fetchMaxWait + requestTimeout))
-	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: cfg.fetchMaxBytes, MaxWait: cfg.fetchMaxWait})
+	rc := kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: cfg.fetchMaxBytes, MaxWait: cfg.fetchMaxWait}
+	if c.busy && cfg.fetchLinger > 0 {
+		// Records keep coming: let the broker gather more of them, up to
+		// a full response or the linger, instead of a request per record.
+		rc.MinBytes, rc.MaxWait = cfg.fetchMaxBytes, min(cfg.fetchLinger, cfg.fetchMaxWait)
+	}
+	batch := conn.ReadBatchWith(rc)
+	c.busy = false
 	var msgs []queued
 	for {
 		km, err := batch.ReadMessage()
@@ -96,6 +103,7 @@ func (r *receiver) readBatch(ctx context.Context, conn *kafka.Conn, c *claim) er
 			msgs = make([]queued, 0, chunkSize)
 		}
 		msgs = append(msgs, queued{m: decode(km), c: c, offset: km.Offset})
+		c.busy = true
 		if len(msgs) == chunkSize {
 			if err := r.handOff(ctx, c, msgs); err != nil {
 				batch.Close()

@@ -40,7 +40,7 @@ type PublisherOption interface {
 // SubscriberOption configures a Subscriber: an Option, or one of the options
 // documented "Subscriber" (WithCommitInterval, WithHeartbeatInterval,
 // WithSessionTimeout, WithRebalanceTimeout, WithFetchMaxBytes,
-// WithFetchMaxWait).
+// WithFetchMaxWait, WithFetchLinger).
 type SubscriberOption interface {
 	apply(*config) error
 	subscriberOption()
@@ -108,6 +108,7 @@ const (
 	DefaultRebalanceTimeout  = 30 * time.Second
 	DefaultFetchMaxBytes     = 1 << 20
 	DefaultFetchMaxWait      = 500 * time.Millisecond
+	DefaultFetchLinger       = time.Millisecond
 
 	// maxFetchMaxBytes keeps a fetch request's size within the protocol's
 	// int32, with room for kafka-go's response overhead.
@@ -142,6 +143,7 @@ type config struct {
 	rebalanceTimeout  time.Duration
 	fetchMaxBytes     int
 	fetchMaxWait      time.Duration
+	fetchLinger       time.Duration
 }
 
 // TopicSpec is how a missing topic is created (WithCreateTopics); -1 takes
@@ -167,6 +169,7 @@ func newConfig[O applier](r role, brokers []string, opts []O) (*config, error) {
 		rebalanceTimeout:  DefaultRebalanceTimeout,
 		fetchMaxBytes:     DefaultFetchMaxBytes,
 		fetchMaxWait:      DefaultFetchMaxWait,
+		fetchLinger:       DefaultFetchLinger,
 	}
 	for _, b := range brokers {
 		if b = strings.TrimSpace(b); b != "" {
@@ -487,6 +490,25 @@ func WithFetchMaxWait(d time.Duration) SubscriberOption {
 			return transport.Invalidf("kafka: WithFetchMaxWait: %v is not positive", d)
 		}
 		c.fetchMaxWait = d
+		return nil
+	})
+}
+
+// WithFetchLinger sets how long a fetch may wait on the broker for more
+// records while its partition is busy: after a fetch that returned records,
+// the next one asks the broker to answer once it has WithFetchMaxBytes or
+// after d, whichever comes first (Kafka's fetch.min.bytes and
+// fetch.max.wait.ms, applied only while records keep coming). A busy
+// partition then costs a fetch request per d instead of one per produce
+// request, which frees broker and client CPU, for at most d of added
+// latency; a partition that was idle still answers at its first record.
+// 0 turns lingering off. Default 1ms. Subscriber.
+func WithFetchLinger(d time.Duration) SubscriberOption {
+	return subscriberOption(func(c *config) error {
+		if d < 0 {
+			return transport.Invalidf("kafka: WithFetchLinger: %v is negative", d)
+		}
+		c.fetchLinger = d
 		return nil
 	})
 }

@@ -19,11 +19,13 @@ const maxWindow = 4096
 
 // claim is one partition a subscription reads: assigned by a consumer group
 // generation, or one of every partition for a subscription without a group.
-// Its fields are guarded by receiver.mu.
+// Its fields are guarded by receiver.mu, but busy, which only its fetcher
+// touches.
 type claim struct {
 	topic     string
 	partition int
 	next      int64 // next offset to fetch
+	busy      bool  // the last fetch returned records: the next one lingers
 	window    offsetWindow
 	committed int64 // the offset last committed for the group
 

@@ -15,7 +15,7 @@ import (
 // TestURLOptionsByRole: one URL opens both ends; each applies the URL's
 // options of both roles and of its own, and skips the other role's.
 func TestURLOptionsByRole(t *testing.T) {
-	u, err := url.Parse("kafka://h:1?client_id=svc&max_attempts=3&acks=one&batch_bytes=4000000&fetch_max_wait=2s&commit_interval=5s")
+	u, err := url.Parse("kafka://h:1?client_id=svc&max_attempts=3&acks=one&batch_bytes=4000000&fetch_max_wait=2s&fetch_linger=0s&commit_interval=5s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +41,8 @@ func TestURLOptionsByRole(t *testing.T) {
 	if pc.fetchMaxWait != DefaultFetchMaxWait || pc.commitInterval != DefaultCommitInterval {
 		t.Errorf("publisher: fetch max wait %v, commit interval %v: subscriber options were applied", pc.fetchMaxWait, pc.commitInterval)
 	}
-	if sc.fetchMaxWait != 2*time.Second || sc.commitInterval != 5*time.Second {
-		t.Errorf("subscriber: fetch max wait %v, commit interval %v: its URL options were not applied", sc.fetchMaxWait, sc.commitInterval)
+	if sc.fetchMaxWait != 2*time.Second || sc.fetchLinger != 0 || sc.commitInterval != 5*time.Second {
+		t.Errorf("subscriber: fetch max wait %v, linger %v, commit interval %v: its URL options were not applied", sc.fetchMaxWait, sc.fetchLinger, sc.commitInterval)
 	}
 	if sc.acks != kafka.RequireAll || sc.batchBytes != DefaultBatchBytes {
 		t.Errorf("subscriber: acks %v, batch bytes %d: publisher options were applied", sc.acks, sc.batchBytes)

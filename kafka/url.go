@@ -44,6 +44,7 @@ import (
 //	rebalance_timeout=30s               WithRebalanceTimeout
 //	fetch_max_bytes=N                   WithFetchMaxBytes
 //	fetch_max_wait=500ms                WithFetchMaxWait
+//	fetch_linger=1ms                    WithFetchLinger (0 turns it off)
 const Scheme = "kafka"
 
 func init() { transport.Register(Scheme, opener{}) }
@@ -180,6 +181,7 @@ func ParseURL(u *url.URL) ([]string, []Option, error) {
 		"session_timeout":    WithSessionTimeout,
 		"rebalance_timeout":  WithRebalanceTimeout,
 		"fetch_max_wait":     WithFetchMaxWait,
+		"fetch_linger":       WithFetchLinger,
 	} {
 		if q.Has(key) {
 			addSub(opt(q.Duration(key, 0)))

@@ -23,6 +23,8 @@ func TestParseURL(t *testing.T) {
 		{"kafka://u:secret@a:9092?sasl=PLAIN", "a:9092", ""},
 		{"kafka://a:9092?partitions=3&replication_factor=1&commit_interval=2s", "a:9092", ""},
 		{"kafka://a:9092?heartbeat_interval=1s&session_timeout=10s&rebalance_timeout=10s&fetch_max_wait=100ms", "a:9092", ""},
+		{"kafka://a:9092?fetch_linger=0s", "a:9092", ""},
+		{"kafka://a:9092?fetch_linger=-1ms", "", "WithFetchLinger"},
 		{"kafka://a:9092?max_message_bytes=100&batch_bytes=1000&max_attempts=3&fetch_max_bytes=10", "a:9092", ""},
 		{"kafka://", "", "no broker address"},
 		{"kafka://a:9092/path", "", "unexpected path"},

@@ -49,6 +49,7 @@ func Subscriber() (*kafka.Subscriber, error) {
 		kafka.WithRebalanceTimeout(time.Second),
 		kafka.WithFetchMaxBytes(1000),
 		kafka.WithFetchMaxWait(time.Second),
+		kafka.WithFetchLinger(time.Millisecond),
 	}
 	for _, o := range both {
 		opts = append(opts, o)
