@@ -143,12 +143,15 @@ func TestFetchFaults(t *testing.T) {
 	}
 }
 
-// TestFetchLingersOnlyWhileBusy: a fetch that returned records is followed
-// by one that lets the broker gather a full response or wait the linger; the
-// fetch after an empty one answers at the first record again, so an idle
-// partition adds no latency. WithFetchLinger(0) never lingers.
+// TestFetchLingersOnlyWhileBusy: a fetch that found several records waiting
+// is followed by one that lets the broker gather a full response or wait
+// the linger; after a fetch of one record, or an empty one, the next
+// answers at the first record again, so a quiet partition adds no latency.
+// WithFetchLinger(0) never lingers.
 func TestFetchLingersOnlyWhileBusy(t *testing.T) {
 	const linger, maxWait, maxBytes = 7 * time.Millisecond, 300 * time.Millisecond, 64 << 10
+	idle := fetchParams{minBytes: 1, maxWaitMs: int32(maxWait / time.Millisecond)}
+	lingering := fetchParams{minBytes: maxBytes, maxWaitMs: int32(linger / time.Millisecond)}
 	for _, on := range []bool{true, false} {
 		t.Run(map[bool]string{true: "linger", false: "off"}[on], func(t *testing.T) {
 			cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -158,12 +161,8 @@ func TestFetchLingersOnlyWhileBusy(t *testing.T) {
 			t.Cleanup(cluster.Close)
 			brokers := cluster.ListenAddrs()
 			topic := brokertest.KafkaTopic(t, brokers, 1)
-			type fetch struct {
-				offset        int64
-				minBytes, max int32 // max: the wait in milliseconds
-			}
 			var mu sync.Mutex
-			var fetches []fetch
+			fetches := map[int64][]fetchParams{} // by the offset fetched from
 			cluster.ControlKey(kmsg.Fetch.Int16(), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 				cluster.KeepControl()
 				req := kreq.(*kmsg.FetchRequest)
@@ -171,7 +170,7 @@ func TestFetchLingersOnlyWhileBusy(t *testing.T) {
 					for _, rp := range rt.Partitions {
 						if rt.Topic == topic {
 							mu.Lock()
-							fetches = append(fetches, fetch{rp.FetchOffset, req.MinBytes, req.MaxWaitMillis})
+							fetches[rp.FetchOffset] = append(fetches[rp.FetchOffset], fetchParams{req.MinBytes, req.MaxWaitMillis})
 							mu.Unlock()
 						}
 					}
@@ -186,7 +185,7 @@ func TestFetchLingersOnlyWhileBusy(t *testing.T) {
 				kafka.WithFetchLinger(l), kafka.WithFetchMaxWait(maxWait), kafka.WithFetchMaxBytes(maxBytes)})
 			ctx, cancel := context.WithTimeout(context.Background(), wait)
 			defer cancel()
-			got := make(chan struct{}, 1)
+			got := make(chan struct{}, 3)
 			s, err := sub.Subscribe(ctx, topic, func(context.Context, *transport.Message) error {
 				got <- struct{}{}
 				return nil
@@ -195,49 +194,64 @@ func TestFetchLingersOnlyWhileBusy(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if err := pub.Publish(ctx, topic, &transport.Message{Payload: []byte("one")}); err != nil {
-				t.Fatal(err)
-			}
-			<-got
-			// Two fetches from offset 1: the one right after the record,
-			// and the one after that came back empty.
-			var after []fetch
-			for after == nil {
-				mu.Lock()
-				var from1 []fetch
-				for _, f := range fetches {
-					if f.offset == 1 {
-						from1 = append(from1, f)
+			// fetchesFrom waits until n fetches from offset were sent.
+			fetchesFrom := func(offset int64, n int) []fetchParams {
+				t.Helper()
+				for {
+					mu.Lock()
+					fs := slices.Clone(fetches[offset])
+					mu.Unlock()
+					if len(fs) >= n {
+						return fs
+					}
+					select {
+					case <-ctx.Done():
+						t.Fatalf("%d fetches from offset %d, want %d", len(fs), offset, n)
+					case <-time.After(5 * time.Millisecond):
 					}
 				}
-				if len(from1) >= 2 {
-					after = from1
+			}
+			publish := func(n int) {
+				t.Helper()
+				msgs := make([]*transport.Message, n)
+				for i := range msgs {
+					msgs[i] = &transport.Message{Payload: []byte("m")}
 				}
-				all := slices.Clone(fetches)
-				mu.Unlock()
-				select {
-				case <-ctx.Done():
-					t.Fatalf("fewer than two fetches from offset 1: %+v", all)
-				case <-time.After(10 * time.Millisecond):
+				if err := pub.Publish(ctx, topic, msgs...); err != nil {
+					t.Fatal(err)
+				}
+				for range n {
+					<-got
 				}
 			}
-			mu.Lock()
-			first := fetches[0]
-			mu.Unlock()
-			idle := fetch{offset: 0, minBytes: 1, max: int32(maxWait / time.Millisecond)}
-			if first != idle {
-				t.Errorf("first fetch %+v, want %+v: an idle partition answers at its first record", first, idle)
+
+			// One record: the fetch after it answers at once.
+			if fs := fetchesFrom(0, 1); fs[0] != idle {
+				t.Errorf("first fetch %+v, want %+v", fs[0], idle)
 			}
-			busy := fetch{offset: 1, minBytes: maxBytes, max: int32(linger / time.Millisecond)}
+			publish(1)
+			if fs := fetchesFrom(1, 1); fs[0] != idle {
+				t.Errorf("fetch after a fetch of one record %+v, want %+v", fs[0], idle)
+			}
+			// Two records in one fetch: the next lingers, unless turned off,
+			// and the one after that empty fetch answers at once again.
+			publish(2)
+			fs := fetchesFrom(3, 2)
+			want := lingering
 			if !on {
-				busy = fetch{offset: 1, minBytes: 1, max: int32(maxWait / time.Millisecond)}
+				want = idle
 			}
-			if after[0] != busy {
-				t.Errorf("fetch after the record %+v, want %+v", after[0], busy)
+			if fs[0] != want {
+				t.Errorf("fetch after a fetch of two records %+v, want %+v", fs[0], want)
 			}
-			if idle.offset = 1; after[1] != idle {
-				t.Errorf("fetch after an empty one %+v, want %+v", after[1], idle)
+			if fs[1] != idle {
+				t.Errorf("fetch after an empty one %+v, want %+v", fs[1], idle)
 			}
 		})
 	}
+}
+
+// fetchParams is what a fetch request asks the broker to wait for.
+type fetchParams struct {
+	minBytes, maxWaitMs int32
 }

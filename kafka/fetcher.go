@@ -87,12 +87,13 @@ func (r *receiver) readBatch(ctx context.Context, conn *kafka.Conn, c *claim) er
 	conn.SetReadDeadline(time.Now().Add(cfg.fetchMaxWait + requestTimeout))
 	rc := kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: cfg.fetchMaxBytes, MaxWait: cfg.fetchMaxWait}
 	if c.busy && cfg.fetchLinger > 0 {
-		// Records keep coming: let the broker gather more of them, up to
-		// a full response or the linger, instead of a request per record.
+		// Records come faster than fetches go round: let the broker
+		// gather more of them, up to a full response or the linger,
+		// instead of sending a request for every few.
 		rc.MinBytes, rc.MaxWait = cfg.fetchMaxBytes, min(cfg.fetchLinger, cfg.fetchMaxWait)
 	}
 	batch := conn.ReadBatchWith(rc)
-	c.busy = false
+	got := 0
 	var msgs []queued
 	for {
 		km, err := batch.ReadMessage()
@@ -103,7 +104,7 @@ func (r *receiver) readBatch(ctx context.Context, conn *kafka.Conn, c *claim) er
 			msgs = make([]queued, 0, chunkSize)
 		}
 		msgs = append(msgs, queued{m: decode(km), c: c, offset: km.Offset})
-		c.busy = true
+		got++
 		if len(msgs) == chunkSize {
 			if err := r.handOff(ctx, c, msgs); err != nil {
 				batch.Close()
@@ -122,6 +123,9 @@ func (r *receiver) readBatch(ctx context.Context, conn *kafka.Conn, c *claim) er
 		}
 	}
 	err := batch.Close()
+	// One record per fetch is a quiet partition, where lingering would
+	// only add latency; several had piled up while the fetch went round.
+	c.busy = got > 1
 	// The batch's offset passes records that compaction removed from the
 	// end of the response, which were never handed out.
 	if next := batch.Offset(); next > c.next {
