@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -127,6 +128,10 @@ func run(ctx context.Context, s system, w workload, n int, timeout time.Duration
 	}
 	defer closeFn()
 
+	// Collect the previous run's garbage and let its clients wind down
+	// first, so that neither is charged to this run.
+	runtime.GC()
+	time.Sleep(200 * time.Millisecond)
 	cpu0, start := cpuTime(), time.Now()
 	var wg sync.WaitGroup
 	var firstErr atomic.Value

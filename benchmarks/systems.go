@@ -234,11 +234,8 @@ func (e *env) amqpSystems() []system {
 			note: "a confirm-mode channel per publisher; a call writes its messages, then awaits their deferred confirms; consumer prefetch 256, one ack per message",
 			open: e.rawAMQP},
 		{name: "brokerkit amqp", backend: "amqp", batchOK: true,
-			note: "persistent, confirms; group subscription, defaults (concurrency 1, prefetch 8)",
-			open: e.brokerkitAMQP()},
-		{name: "brokerkit amqp, prefetch 256", backend: "amqp", batchOK: true,
-			note: "as above with WithPrefetch(256), the raw consumer's prefetch",
-			open: e.brokerkitAMQP(transport.WithPrefetch(256))},
+			note: "persistent, confirms; group subscription, defaults (concurrency 1, prefetch 256: amqp.DefaultPrefetch)",
+			open: e.brokerkitAMQP},
 		{name: "Watermill AMQP (defaults: no confirms)", backend: "amqp", batchOK: true,
 			note: "promises less: no publisher confirms, a channel opened per Publish call (ChannelPoolSize 0); consumer prefetch 1",
 			open: e.watermillAMQP(false)},
@@ -254,31 +251,29 @@ func (e *env) amqpSystems() []system {
 	}
 }
 
-func (e *env) brokerkitAMQP(opts ...transport.SubscribeOption) func(context.Context, string, func([]byte)) (publishFunc, func(), error) {
-	return func(ctx context.Context, topic string, got func([]byte)) (publishFunc, func(), error) {
-		pub, err := bkamqp.NewPublisher(e.amqpURL)
-		if err != nil {
-			return nil, nil, err
-		}
-		sub, err := bkamqp.NewSubscriber(e.amqpURL)
-		if err != nil {
-			pub.Close()
-			return nil, nil, err
-		}
-		if _, err := sub.Subscribe(ctx, topic, func(_ context.Context, m *transport.Message) error {
-			got(m.Payload)
-			return nil
-		}, append([]transport.SubscribeOption{transport.WithGroup("g")}, opts...)...); err != nil {
-			pub.Close()
-			sub.Close()
-			return nil, nil, err
-		}
-		return brokerkitPublish(pub, topic), func() {
-			pub.Close()
-			sub.Close()
-			e.amqpCleanup(topic, bkamqp.DefaultQueueName(topic, "g"))
-		}, nil
+func (e *env) brokerkitAMQP(ctx context.Context, topic string, got func([]byte)) (publishFunc, func(), error) {
+	pub, err := bkamqp.NewPublisher(e.amqpURL)
+	if err != nil {
+		return nil, nil, err
 	}
+	sub, err := bkamqp.NewSubscriber(e.amqpURL)
+	if err != nil {
+		pub.Close()
+		return nil, nil, err
+	}
+	if _, err := sub.Subscribe(ctx, topic, func(_ context.Context, m *transport.Message) error {
+		got(m.Payload)
+		return nil
+	}, transport.WithGroup("g")); err != nil {
+		pub.Close()
+		sub.Close()
+		return nil, nil, err
+	}
+	return brokerkitPublish(pub, topic), func() {
+		pub.Close()
+		sub.Close()
+		e.amqpCleanup(topic, bkamqp.DefaultQueueName(topic, "g"))
+	}, nil
 }
 
 // amqpTopology declares a durable fanout exchange and a durable queue
