@@ -60,8 +60,8 @@
 // them to the handlers in chunks of up to 256 messages while it reads on.
 // So a partition holds at most two decoded chunks ahead of its handlers;
 // transport.WithPrefetch does not apply. While a partition's fetches keep
-// finding several records, each fetch lets the broker gather up to
-// WithFetchLinger (1ms) more, so a busy partition costs a request per
+// finding several new records at the head of its log, each fetch lets the
+// broker gather up to WithFetchLinger (1ms) more, so a busy partition costs a request per
 // millisecond rather than one per produce request; a quiet partition
 // answers at its first record. A partition whose commit point a
 // failing message holds back stops fetching once 4096 messages after it

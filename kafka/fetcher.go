@@ -123,9 +123,11 @@ func (r *receiver) readBatch(ctx context.Context, conn *kafka.Conn, c *claim) er
 		}
 	}
 	err := batch.Close()
-	// One record per fetch is a quiet partition, where lingering would
-	// only add latency; several had piled up while the fetch went round.
-	c.busy = got > 1
+	// Linger only at the head of the log, where more records are yet to
+	// come: several piled up while the fetch went round. One record is a
+	// quiet partition, where lingering would only add latency, and a
+	// fetcher behind the head has records waiting anyway.
+	c.busy = got > 1 && batch.Offset() >= batch.HighWaterMark()
 	// The batch's offset passes records that compaction removed from the
 	// end of the response, which were never handed out.
 	if next := batch.Offset(); next > c.next {

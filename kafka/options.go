@@ -495,14 +495,16 @@ func WithFetchMaxWait(d time.Duration) SubscriberOption {
 }
 
 // WithFetchLinger sets how long a fetch may wait on the broker for more
-// records while its partition is busy: after a fetch that returned more
-// than one record (they arrive faster than fetches go round), the next one
-// asks the broker to answer once it has WithFetchMaxBytes or after d,
-// whichever comes first (Kafka's fetch.min.bytes and fetch.max.wait.ms,
-// applied only under load). A busy partition then costs a fetch request per
-// d instead of one per produce request, which frees broker and client CPU,
-// for at most d of added latency; a quiet partition answers at its first
-// record. 0 turns lingering off. Default 1ms. Subscriber.
+// records while its partition is busy: after a fetch that reached the head
+// of the log with more than one record (they arrive faster than fetches go
+// round), the next one asks the broker to answer once it has
+// WithFetchMaxBytes or after d, whichever comes first (Kafka's
+// fetch.min.bytes and fetch.max.wait.ms, applied only under load). A busy
+// partition then costs a fetch request per d instead of one per produce
+// request, which frees broker and client CPU, for at most d of added
+// latency; a quiet partition answers at its first record, and a fetcher
+// behind the head of the log never waits. 0 turns lingering off. Default
+// 1ms. Subscriber.
 func WithFetchLinger(d time.Duration) SubscriberOption {
 	return subscriberOption(func(c *config) error {
 		if d < 0 {
