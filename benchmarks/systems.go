@@ -232,7 +232,10 @@ func (e *env) amqpSystems() []system {
 	return []system{
 		{name: "raw amqp091-go", backend: "amqp", raw: true, batchOK: true,
 			note: "a confirm-mode channel per publisher; a call writes its messages, then awaits their deferred confirms; consumer prefetch 256, one ack per message",
-			open: e.rawAMQP},
+			open: e.rawAMQP(false)},
+		{name: "raw amqp091-go + brokerkit's properties", backend: "amqp", batchOK: true,
+			note: "as raw, each message carrying what brokerkit's does: a message ID, a timestamp and the timestamp_in_ms header (like work)",
+			open: e.rawAMQP(true)},
 		{name: "brokerkit amqp", backend: "amqp", batchOK: true,
 			note: "persistent, confirms; group subscription, defaults (concurrency 1, prefetch 256: amqp.DefaultPrefetch)",
 			open: e.brokerkitAMQP},
@@ -313,83 +316,92 @@ func (e *env) amqpCleanup(exchange string, queues ...string) {
 	_ = ch.ExchangeDelete(exchange, false, false)
 }
 
-func (e *env) rawAMQP(ctx context.Context, topic string, got func([]byte)) (publishFunc, func(), error) {
-	queue := topic + ".g"
-	if err := e.amqpTopology(topic, queue); err != nil {
-		return nil, nil, err
-	}
-	pubConn, err := amqp091.Dial(e.amqpURL)
-	if err != nil {
-		return nil, nil, err
-	}
-	subConn, err := amqp091.Dial(e.amqpURL)
-	if err != nil {
-		pubConn.Close()
-		return nil, nil, err
-	}
-	closeAll := func() {
-		pubConn.Close()
-		subConn.Close()
-		e.amqpCleanup(topic, queue)
-	}
-	sch, err := subConn.Channel()
-	if err == nil {
-		err = sch.Qos(256, 0, false)
-	}
-	var deliveries <-chan amqp091.Delivery
-	if err == nil {
-		deliveries, err = sch.Consume(queue, "", false, false, false, false, nil)
-	}
-	if err != nil {
-		closeAll()
-		return nil, nil, err
-	}
-	go func() {
-		for d := range deliveries {
-			got(d.Body)
-			_ = d.Ack(false)
+// rawAMQP is amqp091-go used the recommended way; with props, each message
+// also carries the properties brokerkit sets, so that the two do like work.
+func (e *env) rawAMQP(props bool) func(context.Context, string, func([]byte)) (publishFunc, func(), error) {
+	return func(ctx context.Context, topic string, got func([]byte)) (publishFunc, func(), error) {
+		queue := topic + ".g"
+		if err := e.amqpTopology(topic, queue); err != nil {
+			return nil, nil, err
 		}
-	}()
-	// A channel per publishing goroutine, taken from a pool that grows on
-	// demand, as a user who gives each goroutine its own channel would.
-	var mu sync.Mutex
-	var pool []*amqp091.Channel
-	pub := func(ctx context.Context, bodies [][]byte) error {
-		mu.Lock()
-		var ch *amqp091.Channel
-		if n := len(pool); n > 0 {
-			ch, pool = pool[n-1], pool[:n-1]
+		pubConn, err := amqp091.Dial(e.amqpURL)
+		if err != nil {
+			return nil, nil, err
 		}
-		mu.Unlock()
-		if ch == nil {
-			var err error
-			if ch, err = pubConn.Channel(); err != nil {
-				return err
+		subConn, err := amqp091.Dial(e.amqpURL)
+		if err != nil {
+			pubConn.Close()
+			return nil, nil, err
+		}
+		closeAll := func() {
+			pubConn.Close()
+			subConn.Close()
+			e.amqpCleanup(topic, queue)
+		}
+		sch, err := subConn.Channel()
+		if err == nil {
+			err = sch.Qos(256, 0, false)
+		}
+		var deliveries <-chan amqp091.Delivery
+		if err == nil {
+			deliveries, err = sch.Consume(queue, "", false, false, false, false, nil)
+		}
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		go func() {
+			for d := range deliveries {
+				got(d.Body)
+				_ = d.Ack(false)
 			}
-			if err := ch.Confirm(false); err != nil {
-				return err
+		}()
+		// A channel per publishing goroutine, taken from a pool that grows on
+		// demand, as a user who gives each goroutine its own channel would.
+		var mu sync.Mutex
+		var pool []*amqp091.Channel
+		pub := func(ctx context.Context, bodies [][]byte) error {
+			mu.Lock()
+			var ch *amqp091.Channel
+			if n := len(pool); n > 0 {
+				ch, pool = pool[n-1], pool[:n-1]
 			}
-		}
-		dcs := make([]*amqp091.DeferredConfirmation, 0, len(bodies))
-		for _, b := range bodies {
-			dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, topic, "", false, false,
-				amqp091.Publishing{DeliveryMode: amqp091.Persistent, Body: b})
-			if err != nil {
-				return err
+			mu.Unlock()
+			if ch == nil {
+				var err error
+				if ch, err = pubConn.Channel(); err != nil {
+					return err
+				}
+				if err := ch.Confirm(false); err != nil {
+					return err
+				}
 			}
-			dcs = append(dcs, dc)
-		}
-		for _, dc := range dcs {
-			if ok, err := dc.WaitContext(ctx); err != nil || !ok {
-				return fmt.Errorf("not confirmed: %v", err)
+			dcs := make([]*amqp091.DeferredConfirmation, 0, len(bodies))
+			for _, b := range bodies {
+				m := amqp091.Publishing{DeliveryMode: amqp091.Persistent, Body: b}
+				if props {
+					now := time.Now()
+					m.MessageId, m.Timestamp = transport.NewID(), now
+					m.Headers = amqp091.Table{bkamqp.HeaderTimestampMillis: now.UnixMilli()}
+				}
+				dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, topic, "", false, false, m)
+				if err != nil {
+					return err
+				}
+				dcs = append(dcs, dc)
 			}
+			for _, dc := range dcs {
+				if ok, err := dc.WaitContext(ctx); err != nil || !ok {
+					return fmt.Errorf("not confirmed: %v", err)
+				}
+			}
+			mu.Lock()
+			pool = append(pool, ch)
+			mu.Unlock()
+			return nil
 		}
-		mu.Lock()
-		pool = append(pool, ch)
-		mu.Unlock()
-		return nil
+		return pub, closeAll, nil
 	}
-	return pub, closeAll, nil
 }
 
 func (e *env) watermillAMQP(confirms bool) func(context.Context, string, func([]byte)) (publishFunc, func(), error) {
