@@ -25,7 +25,7 @@ type claim struct {
 	topic     string
 	partition int
 	next      int64 // next offset to fetch
-	busy      bool  // the last fetch returned several records: the next one lingers
+	busy      bool  // the last fetch reached the head with several records: the next lingers
 	window    offsetWindow
 	committed int64 // the offset last committed for the group
 
