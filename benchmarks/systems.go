@@ -264,19 +264,30 @@ func (e *env) brokerkitAMQP(ctx context.Context, topic string, got func([]byte))
 		pub.Close()
 		return nil, nil, err
 	}
+	publish, closeBoth, err := brokerkitPair(ctx, pub, sub, topic, got, transport.WithGroup("g"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return publish, func() {
+		closeBoth()
+		e.amqpCleanup(topic, bkamqp.DefaultQueueName(topic, "g"))
+	}, nil
+}
+
+// brokerkitPair subscribes got to topic through sub, and returns pub's
+// publish function and a func that closes both; when subscribing fails it
+// closes both itself.
+func brokerkitPair(ctx context.Context, pub transport.Publisher, sub transport.Subscriber, topic string,
+	got func([]byte), opts ...transport.SubscribeOption) (publishFunc, func(), error) {
+	closeBoth := func() { pub.Close(); sub.Close() }
 	if _, err := sub.Subscribe(ctx, topic, func(_ context.Context, m *transport.Message) error {
 		got(m.Payload)
 		return nil
-	}, transport.WithGroup("g")); err != nil {
-		pub.Close()
-		sub.Close()
+	}, opts...); err != nil {
+		closeBoth()
 		return nil, nil, err
 	}
-	return brokerkitPublish(pub, topic), func() {
-		pub.Close()
-		sub.Close()
-		e.amqpCleanup(topic, bkamqp.DefaultQueueName(topic, "g"))
-	}, nil
+	return brokerkitPublish(pub, topic), closeBoth, nil
 }
 
 // amqpTopology declares a durable fanout exchange and a durable queue
@@ -316,27 +327,35 @@ func (e *env) amqpCleanup(exchange string, queues ...string) {
 	_ = ch.ExchangeDelete(exchange, false, false)
 }
 
+// amqpConns declares topic's exchange and a queue bound to it, and dials a
+// publishing and a consuming connection, for the clients that take
+// connections of ours; closeAll closes both and deletes the topology.
+func (e *env) amqpConns(topic string) (queue string, pubConn, subConn *amqp091.Connection, closeAll func(), err error) {
+	queue = topic + ".g"
+	if err := e.amqpTopology(topic, queue); err != nil {
+		return "", nil, nil, nil, err
+	}
+	if pubConn, err = amqp091.Dial(e.amqpURL); err != nil {
+		return "", nil, nil, nil, err
+	}
+	if subConn, err = amqp091.Dial(e.amqpURL); err != nil {
+		pubConn.Close()
+		return "", nil, nil, nil, err
+	}
+	return queue, pubConn, subConn, func() {
+		pubConn.Close()
+		subConn.Close()
+		e.amqpCleanup(topic, queue)
+	}, nil
+}
+
 // rawAMQP is amqp091-go used the recommended way; with props, each message
 // also carries the properties brokerkit sets, so that the two do like work.
 func (e *env) rawAMQP(props bool) func(context.Context, string, func([]byte)) (publishFunc, func(), error) {
 	return func(ctx context.Context, topic string, got func([]byte)) (publishFunc, func(), error) {
-		queue := topic + ".g"
-		if err := e.amqpTopology(topic, queue); err != nil {
-			return nil, nil, err
-		}
-		pubConn, err := amqp091.Dial(e.amqpURL)
+		queue, pubConn, subConn, closeAll, err := e.amqpConns(topic)
 		if err != nil {
 			return nil, nil, err
-		}
-		subConn, err := amqp091.Dial(e.amqpURL)
-		if err != nil {
-			pubConn.Close()
-			return nil, nil, err
-		}
-		closeAll := func() {
-			pubConn.Close()
-			subConn.Close()
-			e.amqpCleanup(topic, queue)
 		}
 		sch, err := subConn.Channel()
 		if err == nil {
@@ -437,17 +456,8 @@ func (e *env) watermillAMQP(confirms bool) func(context.Context, string, func([]
 
 func (e *env) gocloudRabbit(persistent bool) func(context.Context, string, func([]byte)) (publishFunc, func(), error) {
 	return func(ctx context.Context, topic string, got func([]byte)) (publishFunc, func(), error) {
-		queue := topic + ".g"
-		if err := e.amqpTopology(topic, queue); err != nil {
-			return nil, nil, err
-		}
-		pubConn, err := amqp091.Dial(e.amqpURL)
+		queue, pubConn, subConn, closeAll, err := e.amqpConns(topic)
 		if err != nil {
-			return nil, nil, err
-		}
-		subConn, err := amqp091.Dial(e.amqpURL)
-		if err != nil {
-			pubConn.Close()
 			return nil, nil, err
 		}
 		t := rabbitpubsub.OpenTopic(pubConn, topic, nil)
@@ -467,9 +477,7 @@ func (e *env) gocloudRabbit(persistent bool) func(context.Context, string, func(
 		return gocloudPublish(t, before), func() {
 			t.Shutdown(context.Background())
 			stop()
-			pubConn.Close()
-			subConn.Close()
-			e.amqpCleanup(topic, queue)
+			closeAll()
 		}, nil
 	}
 }
@@ -496,15 +504,8 @@ func (e *env) kafkaSystems() []system {
 					pub.Close()
 					return nil, nil, err
 				}
-				if _, err := sub.Subscribe(ctx, topic, func(_ context.Context, m *transport.Message) error {
-					got(m.Payload)
-					return nil
-				}, transport.WithGroup(kafkaGroup(topic)), transport.WithStart(transport.StartOldest)); err != nil {
-					pub.Close()
-					sub.Close()
-					return nil, nil, err
-				}
-				return brokerkitPublish(pub, topic), func() { pub.Close(); sub.Close() }, nil
+				return brokerkitPair(ctx, pub, sub, topic, got,
+					transport.WithGroup(kafkaGroup(topic)), transport.WithStart(transport.StartOldest))
 			}},
 		{name: "Watermill Kafka (sarama sync producer)", backend: "kafka", batchOK: true,
 			note: "acks=all (WaitForAll), consumer group from the oldest offset",

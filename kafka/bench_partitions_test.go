@@ -37,22 +37,8 @@ func BenchmarkPublishPartitions(b *testing.B) {
 	brokers := c.ListenAddrs()
 	topic := brokertest.KafkaTopic(b, brokers, 8)
 	pub := benchPublisher(b, brokers)
-	ctx := context.Background()
-	payload := make([]byte, 256)
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	b.ResetTimer()
-	for range 64 {
-		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				if err := pub.Publish(ctx, topic, &transport.Message{Payload: payload}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	publishFrom64(b, pub, topic)
 	b.StopTimer()
 	reportRate(b, b.N)
 	if n := requests.Load(); n > 0 {
@@ -107,22 +93,9 @@ func BenchmarkPublishWhileConsuming(b *testing.B) {
 			}, transport.WithGroup("bench"), transport.WithStart(transport.StartOldest)); err != nil {
 				b.Fatal(err)
 			}
-			payload := make([]byte, 256)
-			var next atomic.Int64
-			var wg sync.WaitGroup
 			b.ResetTimer()
 			p0, f0 := produces.Load(), fetches.Load()
-			for range 64 {
-				wg.Go(func() {
-					for next.Add(1) <= int64(b.N) {
-						if err := pub.Publish(ctx, topic, &transport.Message{Payload: payload}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
+			publishFrom64(b, pub, topic)
 			<-all
 			b.StopTimer()
 			reportRate(b, b.N)
@@ -131,4 +104,23 @@ func BenchmarkPublishWhileConsuming(b *testing.B) {
 			}
 		})
 	}
+}
+
+// publishFrom64 publishes b.N 256-byte messages to topic from 64
+// goroutines, one message per call.
+func publishFrom64(b *testing.B, pub *kafka.Publisher, topic string) {
+	payload := make([]byte, 256)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := pub.Publish(context.Background(), topic, &transport.Message{Payload: payload}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
