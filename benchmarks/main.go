@@ -128,8 +128,10 @@ func run(ctx context.Context, s system, w workload, n int, timeout time.Duration
 	}
 	defer closeFn()
 
-	// Collect the previous run's garbage and let its clients wind down
-	// first, so that neither is charged to this run.
+	// Collect the previous run's garbage and let its clients wind down,
+	// so that neither is charged to this run; the pause also lets the
+	// clients whose group join goes on after open (sarama, kafka-go's
+	// Reader) finish it, as brokerkit's Subscribe does before returning.
 	runtime.GC()
 	time.Sleep(200 * time.Millisecond)
 	cpu0, start := cpuTime(), time.Now()
@@ -184,7 +186,7 @@ func main() {
 	rounds := flag.Int("rounds", 5, "rounds; the order of the systems rotates each round")
 	backends := flag.String("backends", "memory,amqp,kafka", "backends to run, comma-separated")
 	only := flag.String("workloads", "", "run only workloads whose name contains this")
-	onlySystems := flag.String("systems", "", "run only systems whose name contains one of these (comma-separated), e.g. to profile one client")
+	onlySystems := flag.String("systems", "", "run only systems whose name starts with one of these (comma-separated), e.g. to profile one client; without the raw client the x raw ratios are left out")
 	scale := flag.Float64("scale", 1, "multiplies every workload's message count")
 	jsonOut := flag.String("json", "", "write every round's results to this file")
 	svgOut := flag.String("svg", "", "write a chart of the medians to this SVG file")
@@ -244,7 +246,7 @@ func main() {
 		for _, backend := range env.backends {
 			systems := slices.DeleteFunc(env.systems(backend), func(s system) bool {
 				return !slices.ContainsFunc(strings.Split(*onlySystems, ","), func(part string) bool {
-					return strings.Contains(s.name, part)
+					return strings.HasPrefix(s.name, part)
 				})
 			})
 			n := int(float64(w.n[backend]) * *scale)

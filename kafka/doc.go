@@ -61,11 +61,11 @@
 // So a partition holds at most two decoded chunks ahead of its handlers;
 // transport.WithPrefetch does not apply. While a partition's fetches keep
 // finding several new records at the head of its log, each fetch lets the
-// broker gather up to WithFetchLinger (1ms) more, so a busy partition costs a request per
-// millisecond rather than one per produce request; a quiet partition
-// answers at its first record. A partition whose commit point a
-// failing message holds back stops fetching once 4096 messages after it
-// are unfinished.
+// broker gather more for up to WithFetchLinger (1ms), so a busy partition
+// costs a fetch request per linger rather than one per produce request; a
+// quiet partition answers at its first record. A partition whose commit
+// point a failing message holds back stops fetching once 4096 messages
+// after it are unfinished.
 //
 // Limits: a retried message is handled again after the later messages of
 // its key that the dispatcher had already taken (at most one per worker);

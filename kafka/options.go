@@ -482,12 +482,13 @@ func WithFetchMaxBytes(n int) SubscriberOption {
 }
 
 // WithFetchMaxWait sets how long the broker holds a fetch request open when
-// a partition has no new records (it answers as soon as one arrives).
-// Default 500ms. Subscriber.
+// a partition has no new records (it answers as soon as one arrives), at
+// least 1ms: the protocol counts it in milliseconds, and a shorter wait
+// would have an idle fetcher spin. Default 500ms. Subscriber.
 func WithFetchMaxWait(d time.Duration) SubscriberOption {
 	return subscriberOption(func(c *config) error {
-		if d <= 0 {
-			return transport.Invalidf("kafka: WithFetchMaxWait: %v is not positive", d)
+		if d < time.Millisecond {
+			return transport.Invalidf("kafka: WithFetchMaxWait: %v is less than 1ms", d)
 		}
 		c.fetchMaxWait = d
 		return nil
@@ -498,17 +499,18 @@ func WithFetchMaxWait(d time.Duration) SubscriberOption {
 // records while its partition is busy: after a fetch that reached the head
 // of the log with more than one record (they arrive faster than fetches go
 // round), the next one asks the broker to answer once it has
-// WithFetchMaxBytes or after d, whichever comes first (Kafka's
-// fetch.min.bytes and fetch.max.wait.ms, applied only under load). A busy
-// partition then costs a fetch request per d instead of one per produce
-// request, which frees broker and client CPU, for at most d of added
-// latency; a quiet partition answers at its first record, and a fetcher
-// behind the head of the log never waits. 0 turns lingering off. Default
-// 1ms. Subscriber.
+// WithFetchMaxBytes or after d (at most WithFetchMaxWait), whichever comes
+// first (Kafka's fetch.min.bytes and fetch.max.wait.ms, applied only under
+// load). A busy partition then costs a fetch request per d instead of one
+// per produce request, which frees broker and client CPU, for at most d of
+// added latency; a quiet partition answers at its first record, and a
+// fetch that ends behind the head of the log (a backlog) is followed by
+// one that does not wait. 0 turns lingering off; otherwise d is at least
+// 1ms, as the protocol counts it in milliseconds. Default 1ms. Subscriber.
 func WithFetchLinger(d time.Duration) SubscriberOption {
 	return subscriberOption(func(c *config) error {
-		if d < 0 {
-			return transport.Invalidf("kafka: WithFetchLinger: %v is negative", d)
+		if d < 0 || d > 0 && d < time.Millisecond {
+			return transport.Invalidf("kafka: WithFetchLinger: %v is neither 0 nor at least 1ms", d)
 		}
 		c.fetchLinger = d
 		return nil

@@ -25,6 +25,8 @@ func TestParseURL(t *testing.T) {
 		{"kafka://a:9092?heartbeat_interval=1s&session_timeout=10s&rebalance_timeout=10s&fetch_max_wait=100ms", "a:9092", ""},
 		{"kafka://a:9092?fetch_linger=0s", "a:9092", ""},
 		{"kafka://a:9092?fetch_linger=-1ms", "", "WithFetchLinger"},
+		{"kafka://a:9092?fetch_linger=500us", "", "WithFetchLinger"},
+		{"kafka://a:9092?fetch_max_wait=500us", "", "WithFetchMaxWait"},
 		{"kafka://a:9092?max_message_bytes=100&batch_bytes=1000&max_attempts=3&fetch_max_bytes=10", "a:9092", ""},
 		{"kafka://", "", "no broker address"},
 		{"kafka://a:9092/path", "", "unexpected path"},

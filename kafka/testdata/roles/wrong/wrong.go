@@ -14,6 +14,7 @@ var brokers = []string{"127.0.0.1:9092"}
 
 func Publisher() {
 	_, _ = kafka.NewPublisher(brokers, kafka.WithFetchMaxWait(time.Second))      // want error
+	_, _ = kafka.NewPublisher(brokers, kafka.WithFetchLinger(time.Millisecond))  // want error
 	_, _ = kafka.NewPublisher(brokers, kafka.WithCommitInterval(time.Second))    // want error
 	_, _ = kafka.NewPublisher(brokers, kafka.WithSessionTimeout(time.Second))    // want error
 	_, _ = kafka.NewPublisher(brokers, kafka.WithRebalanceTimeout(time.Second))  // want error
