@@ -106,6 +106,27 @@ func DeleteKafkaTopic(t testing.TB, brokers []string, topic string) {
 	}
 }
 
+// KafkaTopicExists reports whether the brokers have topic, with
+// partitions, asking over a client of its own: a long-lived kafka-go
+// Transport answers metadata from its cache. An error fails t.
+func KafkaTopicExists(t testing.TB, brokers []string, topic string) bool {
+	t.Helper()
+	client, done := kafkaClient(brokers)
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		t.Fatalf("brokertest: metadata of %s: %v", topic, err)
+	}
+	for _, tp := range res.Topics {
+		if tp.Name == topic && tp.Error == nil && len(tp.Partitions) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func kafkaClient(brokers []string) (*kafkago.Client, func()) {
 	tr := &kafkago.Transport{ClientID: "brokertest"}
 	return &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr, Timeout: 30 * time.Second},

@@ -2,6 +2,7 @@ package brokertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -226,4 +227,54 @@ func (c *RabbitMQContainer) vhostURL(t testing.TB) string {
 		t.Fatalf("brokertest: permissions on virtual host %s: %v", vhost, err)
 	}
 	return amqpURL(c.port, vhost)
+}
+
+// RabbitMQExchangeExists reports whether the broker at url has the named
+// exchange, asking over a connection of its own. An error other than the
+// exchange being absent fails t.
+func RabbitMQExchangeExists(t testing.TB, url, exchange string) bool {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatalf("brokertest: connecting to RabbitMQ: %v", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("brokertest: opening a channel: %v", err)
+	}
+	defer ch.Close()
+	// A passive declare only asks whether the exchange exists: its kind
+	// and flags are not compared.
+	err = ch.ExchangeDeclarePassive(exchange, "topic", true, false, false, false, nil)
+	var ae *amqp.Error
+	if err != nil && !(errors.As(err, &ae) && ae.Code == amqp.NotFound) {
+		t.Fatalf("brokertest: asking for exchange %s: %v", exchange, err)
+	}
+	return err == nil
+}
+
+// DeleteRabbitMQ deletes queues, then exchanges, on the broker at url:
+// what a test declared on a shared broker outlives it otherwise. Those
+// already gone are skipped, and failures are reported, not failed on.
+func DeleteRabbitMQ(t testing.TB, url string, exchanges, queues []string) {
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Logf("brokertest: cleanup: cannot reach RabbitMQ to delete the test topology: %v", err)
+		return
+	}
+	defer conn.Close()
+	// A failed delete closes its channel: one channel per delete.
+	del := func(f func(*amqp.Channel) error) {
+		if ch, err := conn.Channel(); err == nil {
+			_ = f(ch)
+			_ = ch.Close()
+		}
+	}
+	for _, q := range queues {
+		del(func(ch *amqp.Channel) error { _, err := ch.QueueDelete(q, false, false, false); return err })
+	}
+	for _, e := range exchanges {
+		del(func(ch *amqp.Channel) error { return ch.ExchangeDelete(e, false, false) })
+	}
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	amqp091 "github.com/rabbitmq/amqp091-go"
-	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -68,22 +66,7 @@ func TestInspectionOnEveryBackend(t *testing.T) {
 			}
 			t.Cleanup(func() { sub.Close(); pub.Close() })
 			return inspected{pub: pub, sub: sub, membersBlockPurge: true, seesEmptyTopics: true,
-				exists: func(t *testing.T, topic string) bool {
-					// A transport of its own: the default one caches metadata.
-					tr := &kafkago.Transport{}
-					defer tr.CloseIdleConnections()
-					client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}
-					res, err := client.Metadata(context.Background(), &kafkago.MetadataRequest{Topics: []string{topic}})
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, tp := range res.Topics {
-						if tp.Name == topic && tp.Error == nil && len(tp.Partitions) > 0 {
-							return true
-						}
-					}
-					return false
-				}}
+				exists: func(t *testing.T, topic string) bool { return brokertest.KafkaTopicExists(t, brokers, topic) }}
 		}},
 		{"rabbitmq", func(t *testing.T, topic, group string) inspected {
 			url := brokertest.RabbitMQ(t)
@@ -98,17 +81,7 @@ func TestInspectionOnEveryBackend(t *testing.T) {
 			}
 			t.Cleanup(func() { sub.Close(); pub.Close() })
 			return inspected{pub: pub, sub: sub, seesEmptyTopics: true, exists: func(t *testing.T, topic string) bool {
-				conn, err := amqp091.Dial(url)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer conn.Close()
-				ch, err := conn.Channel()
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ch.Close()
-				return ch.ExchangeDeclarePassive(topic, "topic", true, false, false, false, nil) == nil
+				return brokertest.RabbitMQExchangeExists(t, url, topic)
 			}}
 		}},
 	} {

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	amqp091 "github.com/rabbitmq/amqp091-go"
-
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/middleware/middlewaretest"
@@ -55,24 +53,13 @@ func TestMiddlewareOnRabbitMQ(t *testing.T) {
 	})
 }
 
+// deleteTopology deletes topics' exchanges and their groups' queues.
 func deleteTopology(t *testing.T, url string, topics, groups []string) {
-	conn, err := amqp091.Dial(url)
-	if err != nil {
-		t.Logf("cleanup: cannot reach %s to delete the test topology: %v", transport.RedactString(url), err)
-		return
-	}
-	defer conn.Close()
+	var queues []string
 	for _, topic := range topics {
 		for _, group := range groups {
-			// A channel is closed by a failed delete: one per call.
-			if ch, err := conn.Channel(); err == nil {
-				_, _ = ch.QueueDelete(amqp.DefaultQueueName(topic, group), false, false, false)
-				_ = ch.Close()
-			}
-		}
-		if ch, err := conn.Channel(); err == nil {
-			_ = ch.ExchangeDelete(topic, false, false)
-			_ = ch.Close()
+			queues = append(queues, amqp.DefaultQueueName(topic, group))
 		}
 	}
+	brokertest.DeleteRabbitMQ(t, url, topics, queues)
 }

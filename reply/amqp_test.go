@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	amqp091 "github.com/rabbitmq/amqp091-go"
-
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/reply"
@@ -64,17 +62,8 @@ func TestLateReplyToClosedClientRabbitMQ(t *testing.T) {
 	if st, err := transport.Stats(ctx, e.sub, topic, "late"); err != nil || st.Ready != 0 {
 		t.Fatalf("after the server closed: %+v, %v; want the request acked", st, err)
 	}
-	conn, err := amqp091.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.ExchangeDeclarePassive(c.ReplyTopic(), "topic", true, false, false, false, nil); err == nil {
-		ch.ExchangeDelete(c.ReplyTopic(), false, false)
+	if brokertest.RabbitMQExchangeExists(t, url, c.ReplyTopic()) {
+		brokertest.DeleteRabbitMQ(t, url, []string{c.ReplyTopic()}, nil)
 		t.Fatalf("the reply exchange %s exists again", c.ReplyTopic())
 	}
 }

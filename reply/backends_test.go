@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	amqp091 "github.com/rabbitmq/amqp091-go"
-	kafkago "github.com/segmentio/kafka-go"
-
 	"github.com/brokerkit/brokerkit/amqp"
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/kafka"
@@ -63,22 +60,8 @@ func openKafka(t testing.TB) env {
 	}
 	t.Cleanup(func() { sub.Close(); pub.Close() })
 	return env{pub: pub, sub: sub, inProcessBroker: os.Getenv(brokertest.EnvKafkaBrokers) == "",
-		topic: func(t testing.TB, _ string) string { return brokertest.KafkaTopic(t, brokers, 4) },
-		exists: func(t testing.TB, topic string) bool {
-			tr := &kafkago.Transport{} // the default one caches metadata
-			defer tr.CloseIdleConnections()
-			client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}
-			res, err := client.Metadata(context.Background(), &kafkago.MetadataRequest{Topics: []string{topic}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, tp := range res.Topics {
-				if tp.Name == topic && tp.Error == nil && len(tp.Partitions) > 0 {
-					return true
-				}
-			}
-			return false
-		}}
+		topic:  func(t testing.TB, _ string) string { return brokertest.KafkaTopic(t, brokers, 4) },
+		exists: func(t testing.TB, topic string) bool { return brokertest.KafkaTopicExists(t, brokers, topic) }}
 }
 
 func openRabbitMQ(t testing.TB) env {
@@ -97,39 +80,18 @@ func openRabbitMQ(t testing.TB) env {
 		t.Cleanup(func() { deleteRabbitTopology(t, url, topic, group) })
 		return topic
 	}, exists: func(t testing.TB, topic string) bool {
-		conn, err := amqp091.Dial(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ch.Close()
-		return ch.ExchangeDeclarePassive(topic, "topic", true, false, false, false, nil) == nil
+		return brokertest.RabbitMQExchangeExists(t, url, topic)
 	}}
 }
 
 // deleteRabbitTopology removes a test's exchange and its group's durable
 // queue, which outlive the test otherwise.
 func deleteRabbitTopology(t testing.TB, url, topic, group string) {
-	conn, err := amqp091.Dial(url)
-	if err != nil {
-		t.Logf("cleanup: %v", err)
-		return
-	}
-	defer conn.Close()
+	var queues []string
 	if group != "" {
-		if ch, err := conn.Channel(); err == nil {
-			_, _ = ch.QueueDelete(amqp.DefaultQueueName(topic, group), false, false, false)
-			_ = ch.Close()
-		}
+		queues = append(queues, amqp.DefaultQueueName(topic, group))
 	}
-	if ch, err := conn.Channel(); err == nil {
-		_ = ch.ExchangeDelete(topic, false, false)
-		_ = ch.Close()
-	}
+	brokertest.DeleteRabbitMQ(t, url, []string{topic}, queues)
 }
 
 func testContext(t testing.TB, d time.Duration) context.Context {

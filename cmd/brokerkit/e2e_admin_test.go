@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/creack/pty"
-	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerkit/brokerkit/brokertest"
 	"github.com/brokerkit/brokerkit/transport"
@@ -328,25 +327,7 @@ func TestTopicCreateDeleteAMQP(t *testing.T) {
 	u := rabbit(t)
 	topic := brokertest.Name(t, "topic")
 	deleteAMQP(t, u, []string{topic}, []string{amqpQueue(topic, "G")})
-	exists := func() bool {
-		t.Helper()
-		conn, err := amqp091.Dial(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ch.Close()
-		err = ch.ExchangeDeclarePassive(topic, "fanout", true, false, false, false, nil)
-		var ae *amqp091.Error
-		if err != nil && !(asAMQP(err, &ae) && ae.Code == amqp091.NotFound) {
-			t.Fatalf("passive declare: %v", err)
-		}
-		return err == nil
-	}
+	exists := func() bool { return brokertest.RabbitMQExchangeExists(t, u, topic) }
 	r := runOK(t, nil, "topic", "create", u, topic, "--kind", "fanout")
 	if !strings.Contains(r.stdout, "created topic "+topic) || strings.Contains(r.stdout, "guest:guest") {
 		t.Errorf("topic create said %q", r.stdout)
@@ -390,14 +371,6 @@ func TestTopicCreateDeleteAMQP(t *testing.T) {
 	if r.code != exitNotFound || !strings.Contains(r.stderr, "NOT_FOUND") {
 		t.Errorf("stat of a missing queue: exit %d (want %d), stderr %q", r.code, exitNotFound, r.stderr)
 	}
-}
-
-func asAMQP(err error, target **amqp091.Error) bool {
-	e, ok := err.(*amqp091.Error)
-	if ok {
-		*target = e
-	}
-	return ok
 }
 
 func TestAdminErrors(t *testing.T) {

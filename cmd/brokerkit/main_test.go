@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	amqp091 "github.com/rabbitmq/amqp091-go"
-
 	"github.com/brokerkit/brokerkit/brokertest"
 )
 
@@ -269,23 +267,5 @@ func rabbit(t *testing.T) string {
 // deleteAMQP removes what a test created on the shared RabbitMQ.
 func deleteAMQP(t *testing.T, url string, exchanges []string, queues []string) {
 	t.Helper()
-	t.Cleanup(func() {
-		conn, err := amqp091.Dial(url)
-		if err != nil {
-			t.Logf("cleanup: %v", err)
-			return
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Logf("cleanup: %v", err)
-			return
-		}
-		for _, q := range queues {
-			_, _ = ch.QueueDelete(q, false, false, false)
-		}
-		for _, e := range exchanges {
-			_ = ch.ExchangeDelete(e, false, false)
-		}
-	})
+	t.Cleanup(func() { brokertest.DeleteRabbitMQ(t, url, exchanges, queues) })
 }
