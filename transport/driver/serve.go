@@ -152,12 +152,8 @@ type dispatcher struct {
 
 func (d *dispatcher) intake(ctx context.Context) {
 	for {
-		m, err := d.r.Receive(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.receiveErr = err
-				close(d.failed)
-			}
+		m, ok := d.receive(ctx)
+		if !ok {
 			return
 		}
 		if !d.route(m) {
@@ -173,12 +169,8 @@ func (d *dispatcher) intake(ctx context.Context) {
 // unhandled once the drain timeout passed), as a worker would.
 func (d *dispatcher) serveInline(ctx context.Context) {
 	for {
-		m, err := d.r.Receive(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.receiveErr = err
-				close(d.failed)
-			}
+		m, ok := d.receive(ctx)
+		if !ok {
 			return
 		}
 		d.handle(m)
@@ -186,6 +178,21 @@ func (d *dispatcher) serveInline(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// receive takes the next delivery. It reports false when ctx ended, or
+// when Receive failed: then it records the error for Err and signals the
+// failure.
+func (d *dispatcher) receive(ctx context.Context) (Delivery, bool) {
+	m, err := d.r.Receive(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.receiveErr = err
+			close(d.failed)
+		}
+		return Delivery{}, false
+	}
+	return m, true
 }
 
 // route hands m to a worker, blocking while they are busy; it returns false
