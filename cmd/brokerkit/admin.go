@@ -58,8 +58,8 @@ does not exist exits 9; a backend that cannot tell exits 8.`,
 			if err != nil {
 				return err
 			}
-			if group == "" {
-				return usageErr{fmt.Errorf("stat: --group is required: only a group has a backlog (see '%s --help')", c.CommandPath())}
+			if err := needGroup(c, group); err != nil {
+				return err
 			}
 			if watch < 0 {
 				return usageErr{fmt.Errorf("stat: --watch must not be negative")}
@@ -243,8 +243,8 @@ nothing (exit 1).`,
 			if err != nil {
 				return err
 			}
-			if group == "" {
-				return usageErr{fmt.Errorf("purge: --group is required: only a group has a backlog (see '%s --help')", c.CommandPath())}
+			if err := needGroup(c, group); err != nil {
+				return err
 			}
 			return runPurge(c.Context(), c, rawURL, topic, group, yes)
 		},

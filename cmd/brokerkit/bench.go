@@ -175,16 +175,11 @@ func runBench(ctx context.Context, c *cobra.Command, rawURL string, f benchFlags
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 
-	rawPub, err := transport.OpenPublisher(ctx, rawURL)
+	rawPub, sub, closeBoth, err := openBoth(ctx, rawURL)
 	if err != nil {
 		return err
 	}
-	defer rawPub.Close()
-	sub, err := transport.OpenSubscriber(ctx, rawURL)
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
+	defer closeBoth()
 	pub := middleware.StampPublishTime(rawPub)
 
 	rec, err := middleware.NewLatencyRecorder()

@@ -71,16 +71,11 @@ func runDemo(ctx context.Context, out io.Writer, rawURL string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	rawPub, err := transport.OpenPublisher(ctx, rawURL)
+	rawPub, sub, closeBoth, err := openBoth(ctx, rawURL)
 	if err != nil {
 		return err
 	}
-	defer rawPub.Close()
-	sub, err := transport.OpenSubscriber(ctx, rawURL)
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
+	defer closeBoth()
 	pub := middleware.StampPublishTime(rawPub)
 
 	var mu sync.Mutex

@@ -240,6 +240,29 @@ func rangeArgs(lo, hi int) cobra.PositionalArgs {
 	}
 }
 
+// openBoth opens a publisher and a subscriber on rawURL, for the commands
+// that drive both ends; closeBoth closes them.
+func openBoth(ctx context.Context, rawURL string) (transport.Publisher, transport.Subscriber, func(), error) {
+	pub, err := transport.OpenPublisher(ctx, rawURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sub, err := transport.OpenSubscriber(ctx, rawURL)
+	if err != nil {
+		pub.Close()
+		return nil, nil, nil, err
+	}
+	return pub, sub, func() { sub.Close(); pub.Close() }, nil
+}
+
+// needGroup refuses a command that reads a group's backlog without --group.
+func needGroup(c *cobra.Command, group string) error {
+	if group == "" {
+		return usageErr{fmt.Errorf("%s: --group is required: only a group has a backlog (see '%s --help')", c.Name(), c.CommandPath())}
+	}
+	return nil
+}
+
 // urlAndTopic splits [URL] TOPIC: with one argument the URL comes from
 // $BROKERKIT_URL.
 func urlAndTopic(c *cobra.Command, args []string) (string, string, error) {
