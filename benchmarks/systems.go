@@ -185,6 +185,20 @@ func watermillPublish(p message.Publisher, topic string) publishFunc {
 	}
 }
 
+// watermillPair subscribes got to topic through sub, and returns pub's
+// publish function and a func that closes both; when subscribing fails it
+// closes both itself.
+func watermillPair(pub message.Publisher, sub message.Subscriber, topic string, got func([]byte)) (publishFunc, func(), error) {
+	closeBoth := func() { pub.Close(); sub.Close() }
+	msgs, err := sub.Subscribe(context.Background(), topic)
+	if err != nil {
+		closeBoth()
+		return nil, nil, err
+	}
+	go watermillDrain(msgs, got)
+	return watermillPublish(pub, topic), closeBoth, nil
+}
+
 func watermillDrain(msgs <-chan *message.Message, got func([]byte)) {
 	for m := range msgs {
 		got(m.Payload)
@@ -439,16 +453,12 @@ func (e *env) watermillAMQP(confirms bool) func(context.Context, string, func([]
 			pub.Close()
 			return nil, nil, err
 		}
-		msgs, err := sub.Subscribe(context.Background(), topic)
+		publish, closeBoth, err := watermillPair(pub, sub, topic, got)
 		if err != nil {
-			pub.Close()
-			sub.Close()
 			return nil, nil, err
 		}
-		go watermillDrain(msgs, got)
-		return watermillPublish(pub, topic), func() {
-			pub.Close()
-			sub.Close()
+		return publish, func() {
+			closeBoth()
 			e.amqpCleanup(topic, wamqp.GenerateQueueNameTopicNameWithSuffix("g")(topic))
 		}, nil
 	}
@@ -572,14 +582,7 @@ func (e *env) watermillKafka(ctx context.Context, topic string, got func([]byte)
 		pub.Close()
 		return nil, nil, err
 	}
-	msgs, err := sub.Subscribe(context.Background(), topic)
-	if err != nil {
-		pub.Close()
-		sub.Close()
-		return nil, nil, err
-	}
-	go watermillDrain(msgs, got)
-	return watermillPublish(pub, topic), func() { pub.Close(); sub.Close() }, nil
+	return watermillPair(pub, sub, topic, got)
 }
 
 // kafkaGroup is the consumer group of one run: a group of its own, so that
